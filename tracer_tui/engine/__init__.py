@@ -1,0 +1,24 @@
+"""The tracer-tui engine: SAE latent attribution, expansion, ablation and verification.
+
+Never imports Textual (a test enforces it). Names are exported lazily so ``import tracer_tui.engine`` is cheap
+and torch loads only when something is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Tracer": "tracer", "Trace": "trace", "TracerError": "errors", "Cancelled": "errors",
+    "NodeId": "nodes", "Node": "nodes", "Intervention": "nodes", "AblationResult": "nodes",
+    "VerifyResult": "nodes", "TARGET": "nodes", "METRICS": "target",
+    "export_graph": "graph", "load_graph": "graph", "trace_to_json": "serialize",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

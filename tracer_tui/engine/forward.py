@@ -1,0 +1,73 @@
+"""The clean forward pass of a trace: site activations kept in the autograd graph, each SAE encoded once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class SiteState:
+    """What one SAE saw at its site: activations (in the graph), sparse codes, and the error term."""
+
+    act: object  # [1, pos, ...] tensor, part of the autograd graph
+    f: object  # [pos, d_sae] dense codes, detached
+    pos_idx: object  # [nnz] positions of active latents
+    lat_idx: object  # [nnz] latent indices of active latents
+    vals: object  # [nnz] their activations
+    err: object  # [pos, d_in] error term x - x_hat, detached
+
+
+@dataclass
+class CleanRun:
+    tokens: object  # [1, pos] (truncated after the target position)
+    logits: object  # [1, vocab] at the target position, in the graph
+    sites: list[SiteState]
+    resid_pre: dict  # layer -> [1, pos, d_model] detached, for resuming ablation runs
+
+
+def clean_run(adapter, site_saes, tokens, position: int) -> CleanRun:
+    """One forward pass to ``position`` (later tokens cannot matter), recording every site."""
+    import torch
+
+    tokens = tokens[:, : position + 1]
+    acts: dict[str, object] = {}
+    resid_pre: dict[int, object] = {}
+
+    def keep_site(act, hook):
+        # The first site becomes the graph's leaf; later sites stay connected to it.
+        if not act.requires_grad:
+            act = act.detach().requires_grad_(True)
+        acts[hook.name] = act
+        return act
+
+    def keep_resid(act, hook):
+        resid_pre[int(hook.name.split(".")[1])] = act.detach()
+
+    hooks = {f"blocks.{layer}.hook_resid_pre": keep_resid for layer in range(adapter.n_layers)}
+    site_names = {s.site for s in site_saes}
+    hooks = {name: fn for name, fn in hooks.items() if name not in site_names}
+    hooks.update({s.site: _both(keep_site, keep_resid) if s.site.endswith("hook_resid_pre") else keep_site
+                  for s in site_saes})
+    with torch.enable_grad(), adapter.hooks(hooks):
+        resid = adapter.run(tokens)
+        logits = adapter.logits_at(resid, position)
+
+    states = []
+    with torch.no_grad():
+        for s in site_saes:
+            act = acts[s.site]
+            x = s.flat(act.detach())[0]
+            f = s.encode(x)
+            pos_idx, lat_idx = f.nonzero(as_tuple=True)
+            err = x - s.decode(f).to(x.dtype)
+            states.append(SiteState(act=act, f=f, pos_idx=pos_idx, lat_idx=lat_idx, vals=f[pos_idx, lat_idx], err=err))
+    return CleanRun(tokens=tokens, logits=logits, sites=states, resid_pre=resid_pre)
+
+
+def _both(first, second):
+    def hook(act, hook):
+        out = first(act, hook)
+        second(out, hook)
+        return out
+
+    return hook

@@ -1,0 +1,217 @@
+"""Load a model and its SAEs from names, registries or local directories, and check they fit together."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .bundle import bundle_sae_dirs, load_model_dir, model_dir_of
+from .devices import resolve_device, resolve_dtype
+from .errors import TracerError
+from .model_adapter import ModelAdapter
+from .quiet import quiet
+from .sae_site import SiteSAE, load_labels
+
+Progress = Callable[[str, float], None]
+
+_OFFLINE_HINTS = ("offline", "connect", "resolve", "network", "localentrynotfound", "cannot find the requested files",
+                  "couldn't", "could not", "max retries", "timed out")
+
+
+def default_bundle() -> Path:
+    from ..demo import bundle_dir
+
+    return bundle_dir()
+
+
+def load_model(spec: str | None, device, dtype, model_kwargs: dict | None = None) -> ModelAdapter:
+    """``spec`` is None (the bundled demo), a local bundle/model directory, or a TransformerLens model name."""
+    path = local_model_path(spec)
+    if path is not None:
+        with quiet():
+            return ModelAdapter(load_model_dir(model_dir_of(path), device=device, dtype=dtype),
+                                source=str(path.resolve()))
+    return ModelAdapter(_from_pretrained(spec, device, dtype, model_kwargs or {}), source=spec)
+
+
+def local_model_path(spec: str | None) -> Path | None:
+    """The bundle directory for ``spec``, None for a model name; clear errors for bad paths and names."""
+    path = Path(os.path.expanduser(spec)) if spec else default_bundle()
+    if spec is None and model_dir_of(path) is None:
+        raise TracerError(f"the bundled demo model is missing from this install (looked in {path}); "
+                          "reinstall tracer-tui or pass --model")
+    if path.exists():
+        if model_dir_of(path) is None:
+            raise TracerError(f"{str(path)!r} is not a model bundle: expected config.json, model.safetensors "
+                              "and tokenizer/ in it (or in its model/ folder)")
+        return path
+    if spec.startswith((".", "/", "~")):
+        raise TracerError(f"model directory {spec!r} does not exist")
+    official_model_name(spec)
+    return None
+
+
+def official_model_name(name: str) -> str:
+    with quiet():
+        from transformer_lens.loading_from_pretrained import get_official_model_name
+
+        try:
+            return get_official_model_name(name)
+        except ValueError:
+            raise TracerError(f"unknown model {name!r}: not a TransformerLens model name (e.g. gpt2, gpt2-small, "
+                              "pythia-70m, gemma-2-2b) nor an existing bundle directory") from None
+
+
+def _from_pretrained(name: str, device, dtype, model_kwargs: dict):
+    official = official_model_name(name)
+    with quiet():
+        from transformer_lens import HookedTransformer
+
+        try:
+            if model_kwargs:
+                return HookedTransformer.from_pretrained_no_processing(official, device=device, dtype=dtype,
+                                                                       **model_kwargs)
+            return HookedTransformer.from_pretrained(official, device=device, dtype=dtype)
+        except Exception as err:  # HF/hub errors come in many types; the message is what matters
+            raise _hub_error(f"model {name!r}", err) from None
+
+
+def _hub_error(what: str, err: Exception) -> TracerError:
+    text = f"{type(err).__name__}: {err}".lower()
+    if any(h in text for h in _OFFLINE_HINTS):
+        return TracerError(f"could not load {what}: it is not in the Hugging Face cache "
+                           f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}) and the hub cannot be reached; "
+                           "download it once with network access, or point at a local directory")
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return TracerError(f"could not load {what}: {first}")
+
+
+# ---- SAEs ----------------------------------------------------------------------------------------
+def _registry():
+    with quiet():
+        from sae_lens.loading.pretrained_saes_directory import get_pretrained_saes_directory
+
+        return get_pretrained_saes_directory()
+
+
+def expand_sae_specs(specs: Iterable[str]) -> list[tuple[str, str | None, Path | None]]:
+    """Each spec -> (source, sae_id, local_dir) entries: a release/id, every id of a release, or local dirs."""
+    out: list[tuple[str, str | None, Path | None]] = []
+    registry = None
+    for spec in specs:
+        spec = str(spec).strip()
+        path = Path(os.path.expanduser(spec))
+        if path.is_dir():
+            if (path / "cfg.json").is_file():
+                out.append((str(path.resolve()), None, path))
+                continue
+            # A bundle (with saes/ inside) or a folder of SAE directories.
+            dirs = bundle_sae_dirs(path) or sorted(p for p in path.iterdir() if (p / "cfg.json").is_file())
+            if not dirs:
+                raise TracerError(f"{spec!r} is not an SAE directory: expected cfg.json and sae_weights.safetensors "
+                                  "saved by SAE-Lens (or a bundle with a saes/ folder)")
+            out.extend((str(d.resolve()), None, d) for d in dirs)
+            continue
+        if spec.startswith((".", "/", "~")):
+            raise TracerError(f"SAE directory {spec!r} does not exist")
+        registry = registry or _registry()
+        release, _, sae_id = spec.partition("/")
+        if release not in registry:
+            close = difflib.get_close_matches(release, list(registry), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else " (see SAE-Lens's pretrained_saes.yaml)"
+            raise TracerError(f"unknown SAE release {release!r}{hint}")
+        ids = list(registry[release].saes_map)
+        if sae_id:
+            if sae_id not in ids:
+                close = difflib.get_close_matches(sae_id, ids, n=3) or ids[:3]
+                raise TracerError(f"unknown SAE id {sae_id!r} in release {release!r}; e.g. {', '.join(close)}")
+            out.append((release, sae_id, None))
+        else:
+            out.extend((release, i, None) for i in ids)
+    return out
+
+
+def model_kwargs_for(entries) -> dict:
+    """Model-loading options the SAE registry asks for (e.g. Gemma Scope wants unprocessed weights)."""
+    kwargs: dict = {}
+    releases = {src for src, sae_id, local in entries if local is None}
+    if releases:
+        registry = _registry()
+        for release in sorted(releases):
+            kwargs.update((registry[release].config_overrides or {}).get("model_from_pretrained_kwargs", {}) or {})
+    return kwargs
+
+
+def load_sae(entry, device, dtype) -> SiteSAE:
+    source, sae_id, local = entry
+    with quiet():
+        from sae_lens import SAE
+
+        dtype_name = str(dtype).replace("torch.", "")
+        if local is not None:
+            try:
+                sae = SAE.load_from_disk(str(local), device=str(device), dtype=dtype_name)
+            except Exception as err:
+                raise TracerError(f"could not load SAE directory {str(local)!r}: {str(err).splitlines()[0]}") from None
+            labels, neuronpedia = load_labels(local), None
+        else:
+            try:
+                sae = SAE.from_pretrained(source, sae_id, device=str(device), dtype=dtype_name)
+            except Exception as err:
+                raise _hub_error(f"SAE {source}/{sae_id}", err) from None
+            labels = {}
+            neuronpedia = (_registry()[source].neuronpedia_id or {}).get(sae_id)
+            source = f"{source}/{sae_id}"
+    site = sae.cfg.metadata.hook_name
+    if not site:
+        raise TracerError(f"SAE {source!r} does not say which hook it reads (cfg metadata.hook_name is empty)")
+    return SiteSAE(sae, site=site, source=source, neuronpedia_id=neuronpedia, labels=labels)
+
+
+def check_fit(adapter: ModelAdapter, saes: list[SiteSAE]) -> None:
+    """Every SAE's hook exists in the model, widths match, and no two SAEs share a site."""
+    seen: dict[str, str] = {}
+    for s in saes:
+        if not adapter.has_hook(s.site):
+            near = difflib.get_close_matches(s.site, list(adapter.model.hook_dict), n=2)
+            hint = f"; nearest: {', '.join(near)}" if near else ""
+            raise TracerError(f"SAE {s.source!r} reads hook {s.site!r}, which model {adapter.info().name!r} "
+                              f"does not have{hint}")
+        if s.site in seen:
+            raise TracerError(f"two SAEs on the same site {s.site!r}: {seen[s.site]!r} and {s.source!r}; keep one")
+        seen[s.site] = s.source
+    widths = adapter.hook_widths([s.site for s in saes])
+    for s in saes:
+        if widths[s.site] != s.d_in:
+            raise TracerError(f"SAE {s.source!r} expects d_in={s.d_in} at {s.site!r}, but the model's activation "
+                              f"there has width {widths[s.site]}: the SAE belongs to another model")
+
+
+def load_all(model: str | None = None, saes: Iterable[str] = (), device: str = "auto", dtype: str = "float32",
+             progress: Progress | None = None):
+    """Resolve device/dtype, load the model and SAEs, validate. Returns (adapter, [SiteSAE])."""
+    report = progress or (lambda step, frac: None)
+    report("importing torch", 0.02)
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    saes = list(saes)
+    report("resolving model and SAEs", 0.05)
+    path = local_model_path(model)
+    if not saes:
+        saes = [str(path)] if path is not None and bundle_sae_dirs(path) else []
+    if not saes:
+        raise TracerError("no SAEs given: pass --sae RELEASE[/ID] or --sae DIR (e.g. --sae gpt2-small-res-jb)")
+    entries = expand_sae_specs(saes)
+    report(f"loading model {model or 'demo'}", 0.1)
+    adapter = load_model(model, dev, dt, model_kwargs_for(entries))
+    loaded = []
+    for i, entry in enumerate(entries):
+        report(f"loading SAE {i + 1}/{len(entries)}: {entry[1] or Path(entry[0]).name}", 0.4 + 0.55 * i / len(entries))
+        loaded.append(load_sae(entry, dev, dt))
+    report("checking hooks and widths", 0.97)
+    check_fit(adapter, loaded)
+    loaded.sort(key=lambda s: adapter.order_key(s.site))
+    report("ready", 1.0)
+    return adapter, loaded

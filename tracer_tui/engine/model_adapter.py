@@ -1,0 +1,142 @@
+"""Everything model-specific lives here: the rest of the engine never touches a HookedTransformer directly.
+
+TransformerLens 3 deprecates HookedTransformer in favour of TransformerBridge; swapping the backend means
+rewriting this one class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from .errors import TracerError
+from .nodes import site_layer, site_order_key
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    source: str  # a TransformerLens name, or a local path
+    n_layers: int
+    d_model: int
+    d_vocab: int
+    n_ctx: int
+    device: str
+    dtype: str
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "source": self.source, "layers": self.n_layers, "d_model": self.d_model,
+                "vocab": self.d_vocab, "n_ctx": self.n_ctx, "device": self.device, "dtype": self.dtype}
+
+
+class ModelAdapter:
+    def __init__(self, model, source: str):
+        import torch
+
+        self.model = model.eval()
+        self.model.requires_grad_(False)  # gradients are taken w.r.t. activations only
+        self.source = source
+        self.cfg = model.cfg
+        self.n_layers = model.cfg.n_layers
+        self.device = next(model.parameters()).device
+        self.dtype = next(model.parameters()).dtype
+        self._torch = torch
+        if model.tokenizer is None:
+            raise TracerError(f"model {source!r} has no tokenizer: a bundle needs a tokenizer/ directory")
+
+    # ---- description -------------------------------------------------------------------------
+    def info(self) -> ModelInfo:
+        return ModelInfo(
+            name=self.cfg.model_name, source=self.source, n_layers=self.n_layers, d_model=self.cfg.d_model,
+            d_vocab=self.cfg.d_vocab, n_ctx=self.cfg.n_ctx, device=str(self.device),
+            dtype=str(self.dtype).replace("torch.", ""),
+        )
+
+    def has_hook(self, site: str) -> bool:
+        return site in self.model.hook_dict
+
+    def layer(self, site: str) -> int:
+        return site_layer(site, self.n_layers)
+
+    def order_key(self, site: str):
+        return site_order_key(site, self.n_layers)
+
+    def hook_widths(self, sites: list[str]) -> dict[str, int]:
+        """Flattened activation width at each site, from one forward pass over a single token."""
+        widths: dict[str, int] = {}
+
+        def grab(act, hook):
+            widths[hook.name] = act[0, 0].numel()
+
+        tokens = self._torch.zeros((1, 1), dtype=self._torch.long, device=self.device)
+        with self._torch.inference_mode(), self.hooks({s: grab for s in sites}):
+            self.logits_at(self.run(tokens), 0)
+        return widths
+
+    # ---- tokens ------------------------------------------------------------------------------
+    @property
+    def prepends_bos(self) -> bool:
+        return bool(self.cfg.default_prepend_bos)
+
+    def tokenize(self, prompt: str):
+        return self.model.to_tokens(prompt, prepend_bos=self.prepends_bos, truncate=False).to(self.device)
+
+    def str_tokens(self, tokens) -> list[str]:
+        return [self.decode_token(int(t)) for t in tokens.reshape(-1)]
+
+    def decode_token(self, token_id: int) -> str:
+        return self.model.tokenizer.decode([int(token_id)])
+
+    def encode_text(self, text: str) -> list[int]:
+        return list(self.model.tokenizer.encode(text, add_special_tokens=False))
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return self.model.tokenizer.bos_token_id
+
+    # ---- forward -----------------------------------------------------------------------------
+    def hooks(self, fns: dict):
+        """Context manager installing forward hooks ``fn(act, hook) -> act | None`` by hook name."""
+        if not fns:
+            return contextlib.nullcontext()
+        return self.model.hooks(fwd_hooks=list(fns.items()))
+
+    def run(self, tokens, start_layer: int | None = None, start_resid=None):
+        """Residual stream after the last block, shape [batch, pos, d_model]. Optionally resume at a block."""
+        if start_layer is not None and start_layer > 0 and self.can_resume:
+            return self.model(start_resid, start_at_layer=start_layer, stop_at_layer=self.n_layers, tokens=tokens)
+        return self.model(tokens, stop_at_layer=self.n_layers)
+
+    @property
+    def can_resume(self) -> bool:
+        return self.cfg.positional_embedding_type != "shortformer"
+
+    def logits_at(self, resid, position: int):
+        """Logits at one position only ([batch, vocab]): no full [pos x vocab] unembed."""
+        x = resid[:, position : position + 1]
+        if self.cfg.normalization_type is not None:
+            x = self.model.ln_final(x)
+        logits = self.model.unembed(x)[:, 0]
+        cap = getattr(self.cfg, "output_logits_soft_cap", -1.0) or -1.0
+        if cap > 0:
+            logits = cap * self._torch.tanh(logits / cap)
+        return logits
+
+    def unembed_directions(self, vectors):
+        """Logit effect of residual-stream directions (decoder rows) through W_U, ignoring ln_final's scale."""
+        return vectors @ self.model.W_U
+
+    def generate_ids(self, tokens, max_new_tokens: int, temperature: float, generator=None, hooks=None):
+        """Sample continuations token by token (batch rows independent). Returns new ids [batch, n]."""
+        torch = self._torch
+        out = tokens
+        with torch.inference_mode(), self.hooks(hooks or {}):
+            for _ in range(max_new_tokens):
+                logits = self.model(out[:, -self.cfg.n_ctx :])[:, -1].float()
+                if temperature <= 0:
+                    nxt = logits.argmax(-1, keepdim=True)
+                else:
+                    probs = torch.softmax(logits / temperature, -1)
+                    nxt = torch.multinomial(probs, 1, generator=generator)
+                out = torch.cat([out, nxt], dim=1)
+        return out[:, tokens.shape[1] :]

@@ -1,0 +1,189 @@
+"""Node identities and the plain records the engine returns. No torch here: the UI and CLI use these freely."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import TracerError
+
+# SITE:LATENT@POS or SITE:error@POS, e.g. blocks.3.hook_resid_pre:1021@9
+_NODE_RE = re.compile(r"^(?P<site>[A-Za-z_][\w.]*):(?P<latent>\d+|error)@(?P<pos>\d+)$")
+_LAYER_RE = re.compile(r"^blocks\.(\d+)\.")
+
+TARGET = "target"
+
+
+@dataclass(frozen=True, order=True)
+class NodeId:
+    """A latent (``latent`` is an index) or an error node (``latent`` is None) at one site and position."""
+
+    site: str
+    latent: int | None
+    position: int
+
+    @property
+    def is_error(self) -> bool:
+        return self.latent is None
+
+    def __str__(self) -> str:
+        latent = "error" if self.latent is None else str(self.latent)
+        return f"{self.site}:{latent}@{self.position}"
+
+    @classmethod
+    def parse(cls, text: "str | NodeId") -> "NodeId":
+        if isinstance(text, NodeId):
+            return text
+        match = _NODE_RE.match(str(text).strip())
+        if not match:
+            raise TracerError(
+                f"malformed node id {text!r}: expected SITE:LATENT@POS or SITE:error@POS, "
+                "e.g. blocks.3.hook_resid_pre:1021@9"
+            )
+        latent = match["latent"]
+        return cls(match["site"], None if latent == "error" else int(latent), int(match["pos"]))
+
+
+def site_layer(site: str, n_layers: int) -> int:
+    """Block index of a hook name: -1 before the first block (embeddings), n_layers after the last (ln_final)."""
+    match = _LAYER_RE.match(site)
+    if match:
+        return int(match.group(1))
+    return n_layers if site.startswith("ln_final") or site.startswith("unembed") else -1
+
+
+# Order of hook points inside one TransformerLens block, in forward-pass order.
+_BLOCK_ORDER = [
+    "hook_resid_pre", "ln1", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_attn_scores",
+    "attn.hook_pattern", "attn.hook_z", "attn.hook_result", "hook_attn_out", "hook_resid_mid", "ln2",
+    "mlp.hook_pre", "mlp.hook_post", "hook_mlp_out", "hook_resid_post",
+]
+
+
+def site_order_key(site: str, n_layers: int) -> tuple[int, int]:
+    """Sort key placing hook points in the order the forward pass reaches them."""
+    layer = site_layer(site, n_layers)
+    if layer < 0:
+        return (layer, 0 if "embed" in site else 1)
+    rest = site.split(".", 2)[2] if site.startswith("blocks.") else site
+    for i, prefix in enumerate(_BLOCK_ORDER):
+        if rest.startswith(prefix):
+            return (layer, i)
+    return (layer, len(_BLOCK_ORDER))
+
+
+@dataclass
+class Node:
+    """One attributed node: a latent or an error node, ranked under a parent ("target" or a node id)."""
+
+    id: NodeId
+    parent: str
+    layer: int
+    token: str
+    activation: float
+    attribution: float
+    label: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "error" if self.id.is_error else "latent"
+
+    def to_json(self) -> dict:
+        return {
+            "id": str(self.id),
+            "parent": self.parent,
+            "kind": self.kind,
+            "site": self.id.site,
+            "layer": self.layer,
+            "latent": self.id.latent,
+            "position": self.id.position,
+            "token": self.token,
+            "activation": self.activation,
+            "attribution": self.attribution,
+            "label": self.label,
+        }
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """Scale one node at its site and position: 0 is zero-ablation, 2 doubles it, -1 flips it."""
+
+    node: NodeId
+    scale: float = 0.0
+
+
+@dataclass
+class Prediction:
+    token: str
+    id: int
+    prob: float
+
+    def to_json(self) -> dict:
+        return {"token": self.token, "id": self.id, "prob": self.prob}
+
+
+@dataclass
+class Target:
+    token: str
+    id: int
+    position: int
+    metric: str
+    value: float
+    prob: float
+    contrast: str | None = None
+    contrast_id: int | None = None
+
+    def to_json(self) -> dict:
+        out = {"token": self.token, "id": self.id, "position": self.position, "metric": self.metric,
+               "value": self.value, "prob": self.prob}
+        if self.contrast is not None:
+            out["contrast"] = self.contrast
+            out["contrast_id"] = self.contrast_id
+        return out
+
+
+@dataclass
+class AblationResult:
+    interventions: list[Intervention]
+    value: float
+    prob: float
+    delta: float
+    estimated_delta: float
+    top_predictions: list[Prediction] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "nodes": [str(i.node) for i in self.interventions],
+            "scales": [i.scale for i in self.interventions],
+            "value": self.value,
+            "prob": self.prob,
+            "delta": self.delta,
+            "estimated_delta": self.estimated_delta,
+            "top_predictions": [p.to_json() for p in self.top_predictions],
+        }
+
+
+@dataclass
+class VerifyPair:
+    id: NodeId
+    estimated: float
+    actual: float
+
+
+@dataclass
+class VerifyResult:
+    parent: str
+    pairs: list[VerifyPair]
+    spearman: float | None
+
+    @property
+    def k(self) -> int:
+        return len(self.pairs)
+
+    def to_json(self) -> dict:
+        return {
+            "k": self.k,
+            "parent": self.parent,
+            "spearman": self.spearman,
+            "pairs": [{"id": str(p.id), "estimated": p.estimated, "actual": p.actual} for p in self.pairs],
+        }

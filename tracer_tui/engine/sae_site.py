@@ -1,0 +1,111 @@
+"""One SAE on one site: encoding, decoding and the latent-gradient projection the attribution needs.
+
+The SAE only reads activations: it never sits in the forward path (see shared/docs/attribution.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# SAE-Lens classes whose decode is ``f @ W_dec + b_dec`` (then optional out-normalisation / hook_z reshape).
+_LINEAR_DECODERS = {"StandardSAE", "TopKSAE", "JumpReLUSAE", "GatedSAE", "BatchTopKSAE", "MatryoshkaSAE"}
+
+
+@dataclass
+class LatentInfo:
+    label: str
+    snippets: list[str] = field(default_factory=list)
+    promoted: list[str] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)
+
+
+class SiteSAE:
+    """An SAE bound to its hook point. Activations are handled flattened to [..., pos, d_in]."""
+
+    def __init__(self, sae, site: str, source: str, neuronpedia_id: str | None = None,
+                 labels: dict[int, LatentInfo] | None = None):
+        self.sae = sae.eval()
+        self.sae.requires_grad_(False)
+        self.site = site
+        self.source = source
+        self.neuronpedia_id = neuronpedia_id
+        self.labels = labels or {}
+        self.d_in = sae.cfg.d_in
+        self.d_sae = sae.cfg.d_sae
+        # We flatten hook_z heads ourselves so encode/decode see plain vectors.
+        self.hook_z = sae.cfg.reshape_activations == "hook_z"
+        if self.hook_z:
+            sae.turn_off_forward_pass_hook_z_reshaping()
+        self.linear_decoder = (
+            type(sae).__name__ in _LINEAR_DECODERS
+            and sae.cfg.normalize_activations == "none"
+            and not getattr(sae.cfg, "rescale_acts_by_decoder_norm", False)
+        )
+
+    # ---- shapes -------------------------------------------------------------------------------
+    def flat(self, act):
+        """[batch, pos, (heads, d_head) | d] -> [batch, pos, d_in]."""
+        return act.flatten(-2) if self.hook_z else act
+
+    def unflat(self, vec, like):
+        return vec.reshape(like.shape) if self.hook_z else vec
+
+    # ---- SAE ----------------------------------------------------------------------------------
+    def encode(self, x_flat):
+        return self.sae.encode(x_flat.to(self.sae.dtype))
+
+    def decode(self, f):
+        return self.sae.decode(f)
+
+    def latent_grads(self, grad_flat, f, pos_idx, lat_idx):
+        """d metric / d f for the active entries (pos_idx, lat_idx) of ``f``, for each batch row.
+
+        grad_flat: [k, pos, d_in] gradients of k metrics w.r.t. this site. Returns [k, nnz].
+        A linear decoder needs only the active decoder rows (sparse projection); anything else
+        (activation normalisation, ...) goes through a vector-Jacobian product of ``sae.decode``.
+        """
+        import torch
+
+        g = grad_flat.to(self.sae.dtype)
+        if self.linear_decoder:
+            rows = self.sae.W_dec[lat_idx]  # [nnz, d_in]
+            return torch.einsum("knd,nd->kn", g[:, pos_idx], rows)
+        with torch.enable_grad():
+            f_rep = f.detach().unsqueeze(0).expand(g.shape[0], *f.shape).clone().requires_grad_(True)
+            (grad_f,) = torch.autograd.grad(self.decode(f_rep), f_rep, grad_outputs=g)
+        return grad_f[:, pos_idx, lat_idx]
+
+    def decoder_rows(self, latents):
+        """Residual-space directions written by these latents (the W_dec rows)."""
+        return self.sae.W_dec[latents]
+
+    # ---- labels -------------------------------------------------------------------------------
+    def label(self, latent: int | None) -> str | None:
+        if latent is None:
+            return None
+        info = self.labels.get(latent)
+        return info.label if info else None
+
+    def neuronpedia_url(self, latent: int) -> str | None:
+        if not self.neuronpedia_id:
+            return None
+        return f"https://www.neuronpedia.org/{self.neuronpedia_id}/{latent}"
+
+
+def load_labels(sae_dir: Path) -> dict[int, LatentInfo]:
+    """labels.json beside an SAE saved on disk: {"latent": {"label", "snippets", "promoted", "suppressed"}}."""
+    path = Path(sae_dir) / "labels.json"
+    if not path.is_file():
+        return {}
+    raw = json.loads(path.read_text())
+    return {
+        int(k): LatentInfo(
+            label=str(v.get("label", "")),
+            snippets=list(v.get("snippets", [])),
+            promoted=list(v.get("promoted", [])),
+            suppressed=list(v.get("suppressed", [])),
+        )
+        for k, v in raw.items()
+    }

@@ -1,0 +1,233 @@
+"""A traced prompt: the root attribution, and everything explored from it (expand, ablate, verify, graph).
+
+A Trace keeps the clean forward graph alive, so expanding nodes costs one batched backward pass and no
+new forward pass. Calls are serialised by a lock: the TUI may call from several worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .ablation import run_interventions
+from .attribution import candidate_table, rank, scores, site_grads
+from .checks import check_top_k
+from .errors import TracerError
+from .nodes import TARGET, AblationResult, Intervention, Node, NodeId, Prediction, Target, VerifyPair, VerifyResult
+from .target import metric_from_logits
+
+
+class Trace:
+    def __init__(self, tracer, prompt: str, clean, spec, include_bos: bool, top_k: int, min_attr: float):
+        import torch
+
+        self.tracer = tracer
+        self.prompt = prompt
+        self.spec = spec
+        self.include_bos = include_bos
+        self._clean = clean
+        self._lock = threading.RLock()
+        adapter = tracer.adapter
+        self.token_ids = [int(t) for t in clean.tokens[0]]
+        self.tokens = adapter.str_tokens(clean.tokens[0])
+        self._site_index = {s.site: i for i, s in enumerate(tracer.saes)}
+        self._cand = candidate_table(clean.sites)
+        self._cand_index = None
+
+        metric = metric_from_logits(clean.logits, spec)
+        with torch.no_grad():
+            probs = torch.softmax(clean.logits.detach().float(), -1)[0]
+        self.clean_value = float(metric.detach()[0])
+        self.target = Target(
+            token=adapter.decode_token(spec.id), id=spec.id, position=spec.position, metric=spec.metric,
+            value=self.clean_value, prob=float(probs[spec.id]),
+            contrast=adapter.decode_token(spec.contrast_id) if spec.contrast_id is not None else None,
+            contrast_id=spec.contrast_id,
+        )
+        self.top_predictions = _predictions(adapter, probs)
+        with torch.enable_grad():
+            grads = site_grads(metric, [st.act for st in clean.sites])
+        self._root_scores = scores(tracer.saes, clean.sites, grads)[0].detach()
+        self.children: dict[str, list[Node]] = {}
+        self.totals: dict[str, int] = {}
+        self.nodes = self._level(TARGET, self._root_scores[None], [len(tracer.saes)], [spec.position],
+                                 top_k, 0, min_attr)[0]
+
+    # ---- ranking -------------------------------------------------------------------------------
+    def _allowed(self, max_site: list[int], max_pos: list[int]):
+        import torch
+
+        c = self._cand
+        dev = c.pos.device
+        allowed = (c.site[None] < torch.tensor(max_site, device=dev)[:, None]) & (
+            c.pos[None] <= torch.tensor(max_pos, device=dev)[:, None])
+        if not self.include_bos and self.tracer.adapter.prepends_bos:
+            allowed &= (c.pos != 0)[None]
+        return allowed
+
+    def _level(self, parent_ids, attr, max_site, max_pos, top_k, offset, min_attr):
+        check_top_k(top_k, min_attr)
+        parents = [parent_ids] if isinstance(parent_ids, str) else list(parent_ids)
+        rows, totals = rank(attr, self._allowed(max_site, max_pos), int(top_k), int(offset), float(min_attr))
+        out = []
+        for b, (parent, idx) in enumerate(zip(parents, rows)):
+            nodes = [self._node(i, parent, float(attr[b, i])) for i in idx]
+            known = self.children.get(parent, []) if offset else []
+            self.children[parent] = known + nodes
+            self.totals[parent] = totals[b]
+            out.append(nodes)
+        return out
+
+    def _node(self, c: int, parent: str, attribution: float) -> Node:
+        cand = self._cand
+        site = self.tracer.saes[int(cand.site[c])]
+        latent = int(cand.latent[c])
+        nid = NodeId(site.site, None if latent < 0 else latent, int(cand.pos[c]))
+        return Node(id=nid, parent=parent, layer=self.tracer.adapter.layer(site.site), token=self.tokens[nid.position],
+                    activation=float(cand.activation[c]), attribution=attribution, label=site.label(nid.latent))
+
+    def _index_of(self, nid: NodeId) -> int | None:
+        if self._cand_index is None:
+            c = self._cand
+            self._cand_index = {key: i for i, key in enumerate(zip(c.site.tolist(), c.pos.tolist(), c.latent.tolist()))}
+        key = (self._site_index[nid.site], nid.position, -1 if nid.latent is None else nid.latent)
+        return self._cand_index.get(key)
+
+    def check_node(self, node) -> NodeId:
+        """Parse and validate a node id against this trace's sites and positions."""
+        nid = NodeId.parse(node)
+        if nid.site not in self._site_index:
+            raise TracerError(f"unknown node {str(nid)!r}: no SAE on site {nid.site!r}; sites: "
+                              f"{', '.join(self._site_index)}")
+        if nid.position >= len(self.tokens):
+            raise TracerError(f"unknown node {str(nid)!r}: position {nid.position} is past the target position "
+                              f"{self.target.position}")
+        d_sae = self.tracer.saes[self._site_index[nid.site]].d_sae
+        if nid.latent is not None and not 0 <= nid.latent < d_sae:
+            raise TracerError(f"unknown node {str(nid)!r}: latent {nid.latent} is outside 0..{d_sae - 1}")
+        return nid
+
+    # ---- public API ----------------------------------------------------------------------------
+    def root_attribution(self, node) -> float:
+        """The node's attribution to the target metric (0 for an inactive latent)."""
+        i = self._index_of(self.check_node(node))
+        return 0.0 if i is None else float(self._root_scores[i])
+
+    def activation(self, node) -> float:
+        nid = self.check_node(node)
+        i = self._index_of(nid)
+        return 0.0 if i is None else float(self._cand.activation[i])
+
+    def expand(self, nodes, top_k: int = 10, offset: int = 0, min_attr: float = 0.0) -> dict[str, list[Node]]:
+        """Top upstream nodes of each given latent, its activation being the metric. One batched backward."""
+        import torch
+
+        single = isinstance(nodes, (str, NodeId))
+        ids = [self.check_node(n) for n in ([nodes] if single else nodes)]
+        if not ids:
+            return {}
+        for nid in ids:
+            if nid.is_error:
+                raise TracerError(f"cannot expand error node {str(nid)!r}: only latents have upstream drivers")
+        with self._lock, torch.enable_grad():
+            sites = [self._site_index[n.site] for n in ids]
+            metrics = []
+            for nid, s_idx in zip(ids, sites):
+                sae, st = self.tracer.saes[s_idx], self._clean.sites[s_idx]
+                metrics.append(sae.encode(sae.flat(st.act)[0, nid.position])[nid.latent])
+            upstream = max(sites)
+            stacked = torch.stack(metrics)
+            attr = torch.zeros((len(ids), self._cand.site.numel()), dtype=stacked.dtype, device=stacked.device)
+            if upstream > 0:  # nodes at the first site have no upstream sites
+                grads = site_grads(stacked, [st.act for st in self._clean.sites[:upstream]])
+                part = scores(self.tracer.saes[:upstream], self._clean.sites[:upstream], grads).detach()
+                attr[:, : part.shape[1]] = part
+            levels = self._level([str(n) for n in ids], attr, sites, [n.position for n in ids], top_k, offset,
+                                 min_attr)
+        return dict(zip((str(n) for n in ids), levels))
+
+    def ablate(self, interventions) -> AblationResult:
+        """Apply all interventions in one forward pass. Accepts Interventions, node ids, or {node: scale}."""
+        ivs = _interventions(self, interventions)
+        with self._lock:
+            logits, _ = run_interventions(self.tracer.adapter, self.tracer.site_by_name, self._clean, [ivs],
+                                          self.spec.position)
+        value = float(metric_from_logits(logits, self.spec)[0])
+        probs = logits.float().softmax(-1)[0]
+        estimated = -sum((1.0 - iv.scale) * self.root_attribution(iv.node) for iv in ivs)
+        return AblationResult(interventions=ivs, value=value, prob=float(probs[self.spec.id]),
+                              delta=value - self.clean_value, estimated_delta=estimated,
+                              top_predictions=_predictions(self.tracer.adapter, probs))
+
+    def verify(self, k: int = 10, parent: str = TARGET) -> VerifyResult:
+        """Real single-node zero-ablations of the top-k children of ``parent``: estimated vs actual Δ."""
+        from scipy.stats import spearmanr
+
+        if int(k) < 1:
+            raise TracerError(f"verify needs k >= 1, got {k}")
+        parent = str(parent)
+        if parent not in self.children:
+            raise TracerError(f"node {parent!r} has not been expanded: expand it before verifying its children")
+        children = self.children[parent][: int(k)]
+        rows = [[Intervention(c.id, 0.0)] for c in children]
+        probe, clean_value = None, self.clean_value
+        if parent != TARGET:
+            pid = self.check_node(parent)
+            site = self.tracer.site_by_name[pid.site]
+            probe, clean_value = (site, pid.position, pid.latent), self.activation(pid)
+        with self._lock:
+            logits, probed = run_interventions(self.tracer.adapter, self.tracer.site_by_name, self._clean, rows,
+                                               self.spec.position, probe=probe)
+        values = metric_from_logits(logits, self.spec) if probe is None else probed
+        pairs = [VerifyPair(c.id, -c.attribution, float(v) - clean_value) for c, v in zip(children, values.tolist())]
+        rho = None
+        if len(pairs) >= 2:
+            r = spearmanr([p.estimated for p in pairs], [p.actual for p in pairs]).statistic
+            rho = None if r != r else float(r)  # NaN when either side is constant
+        return VerifyResult(parent=parent, pairs=pairs, spearman=rho)
+
+    def activation_profile(self, node) -> list[float]:
+        """The latent's activation at every position of the prompt (for a sparkline)."""
+        nid = self.check_node(node)
+        st = self._clean.sites[self._site_index[nid.site]]
+        if nid.latent is None:
+            return st.err.norm(dim=-1).tolist()
+        return st.f[:, nid.latent].tolist()
+
+    def logit_effects(self, node, n: int = 8) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """Tokens the latent's decoder direction promotes and suppresses through the unembedding."""
+        nid = self.check_node(node)
+        if nid.latent is None:
+            return [], []
+        site = self.tracer.site_by_name[nid.site]
+        adapter = self.tracer.adapter
+        if site.hook_z or site.d_in != adapter.cfg.d_model:
+            return [], []
+        effect = adapter.unembed_directions(site.decoder_rows([nid.latent]).to(adapter.dtype))[0].float()
+        top, bottom = effect.topk(n), (-effect).topk(n)
+        up = [(adapter.decode_token(i), float(v)) for v, i in zip(top.values.tolist(), top.indices.tolist())]
+        down = [(adapter.decode_token(i), -float(v)) for v, i in zip(bottom.values.tolist(), bottom.indices.tolist())]
+        return up, down
+
+    def graph(self):
+        from .graph import build_graph
+
+        return build_graph(self)
+
+
+def _predictions(adapter, probs, n: int = 10) -> list[Prediction]:
+    top = probs.topk(min(n, probs.shape[-1]))
+    return [Prediction(adapter.decode_token(i), int(i), float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+
+
+def _interventions(trace: Trace, spec) -> list[Intervention]:
+    if isinstance(spec, dict):
+        items = [Intervention(trace.check_node(k), float(v)) for k, v in spec.items()]
+    else:
+        items = [Intervention(trace.check_node(s.node), float(s.scale)) if isinstance(s, Intervention)
+                 else Intervention(trace.check_node(s), 0.0) for s in spec]
+    # Later entries for the same node win: one scale per node.
+    merged = {iv.node: iv for iv in items}
+    for iv in merged.values():
+        if iv.scale != iv.scale or abs(iv.scale) == float("inf"):
+            raise TracerError(f"scale for {iv.node} must be a finite number, got {iv.scale}")
+    return list(merged.values())

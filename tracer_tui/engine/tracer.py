@@ -1,0 +1,84 @@
+"""The engine's front door: a loaded model with its SAEs, ready to trace prompts.
+
+    from tracer_tui.engine import Tracer
+    tracer = Tracer.load()                        # the bundled demo model and SAEs
+    t = tracer.trace("The Eiffel Tower is in the city of")
+"""
+
+from __future__ import annotations
+
+from .errors import TracerError, check_cancel
+from .forward import clean_run
+from .model_adapter import ModelAdapter
+from .checks import check_length, check_prompt, check_top_k
+from .sae_site import SiteSAE
+from .target import resolve_target
+
+
+class Tracer:
+    def __init__(self, adapter: ModelAdapter, saes: list[SiteSAE]):
+        if not saes:
+            raise TracerError("no SAEs: attribution needs at least one SAE")
+        self.adapter = adapter
+        self.saes = sorted(saes, key=lambda s: adapter.order_key(s.site))
+        self.site_by_name = {s.site: s for s in self.saes}
+
+    @classmethod
+    def load(cls, model: str | None = None, saes=(), device: str = "auto", dtype: str = "float32", progress=None):
+        """Load by TransformerLens name or bundle dir, SAEs by RELEASE[/ID] or directory. None: the demo."""
+        from .loading import load_all
+
+        return cls(*load_all(model, saes, device=device, dtype=dtype, progress=progress))
+
+    @classmethod
+    def from_models(cls, model, saes, source: str = "in-memory"):
+        """Wrap an already-built HookedTransformer and SAE-Lens SAEs (notebooks, tests)."""
+        from .loading import check_fit
+
+        adapter = ModelAdapter(model, source=source)
+        sites = [SiteSAE(s, site=s.cfg.metadata.hook_name, source=source) for s in saes]
+        check_fit(adapter, sites)
+        return cls(adapter, sites)
+
+    @property
+    def sites(self) -> list[str]:
+        return [s.site for s in self.saes]
+
+    def info(self) -> dict:
+        return {
+            "model": self.adapter.info().to_json(),
+            "saes": [{"site": s.site, "d_sae": s.d_sae, "d_in": s.d_in, "source": s.source,
+                      "neuronpedia": s.neuronpedia_id, "labels": len(s.labels)} for s in self.saes],
+        }
+
+    def tokenize(self, prompt: str) -> list[str]:
+        check_prompt(prompt)
+        return self.adapter.str_tokens(self.adapter.tokenize(prompt)[0])
+
+    def trace(self, prompt: str, target: str | None = None, target_id: int | None = None,
+              position: int | None = None, metric: str = "logprob", contrast: str | None = None,
+              contrast_id: int | None = None, top_k: int = 10, min_attr: float = 0.0,
+              include_bos: bool = False, should_cancel=None):
+        """Root attribution of ``target`` at ``position``: one forward and one backward pass for all sites."""
+        import torch
+
+        from .trace import Trace
+
+        check_prompt(prompt)
+        check_top_k(top_k, min_attr)
+        tokens = self.adapter.tokenize(prompt)
+        check_length(tokens.shape[1], self.adapter.cfg.n_ctx)
+        # Validate everything the user typed before spending a forward pass.
+        spec = resolve_target(self.adapter, tokens, position, target, target_id, metric, contrast, contrast_id,
+                              top_prediction=-1)
+        check_cancel(should_cancel)
+        clean = clean_run(self.adapter, self.saes, tokens, spec.position)
+        check_cancel(should_cancel)
+        if spec.id == -1:
+            spec.id = int(clean.logits[0].argmax())
+            if spec.contrast_id == spec.id:
+                raise TracerError("contrast token equals the model's top prediction (the target): pick another")
+        with torch.enable_grad():
+            result = Trace(self, prompt, clean, spec, include_bos=include_bos, top_k=top_k, min_attr=min_attr)
+        check_cancel(should_cancel)
+        return result
