@@ -57,5 +57,8 @@ def load_graph(path: str | Path):
 
     path = Path(path)
     if path.suffix.lower() == ".graphml":
-        return nx.read_graphml(path)
+        graph = nx.read_graphml(path)
+        for key in ("node_default", "edge_default"):  # GraphML bookkeeping, not our data
+            graph.graph.pop(key, None)
+        return graph
     return from_node_link(json.loads(path.read_text()))

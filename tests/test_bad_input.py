@@ -1,0 +1,114 @@
+"""Every bad input ends in exit code 2 and one clear line on stderr, with nothing on stdout."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracer_tui.cli import main
+
+PROMPT = "When Mary and John went to the park, John gave the ball to"
+
+
+@pytest.fixture(scope="module")
+def bad_saes(tmp_path_factory, bundle_dir):
+    from conftest import make_sae
+
+    root = tmp_path_factory.mktemp("bad_saes")
+    make_sae("blocks.7.hook_resid_pre", 16).save_model(root / "absent_hook")
+    make_sae("blocks.0.hook_resid_pre", 8).save_model(root / "narrow")
+    return root
+
+
+CASES = [
+    ("empty prompt", ["trace", ""], "empty prompt"),
+    ("whitespace prompt", ["trace", "   \n "], "only whitespace"),
+    ("control character", ["trace", "Mary\x07John"], "control character U+0007"),
+    ("non-UTF-8 prompt", ["trace", "Mary \udcff"], "not valid UTF-8"),
+    ("prompt too long", ["trace", "John " * 80], "longer than the model's context of 64"),
+    ("multi-token target", ["trace", PROMPT, "--target", " Mary and John"], "tokens"),
+    ("target id out of vocabulary", ["trace", PROMPT, "--target-id", "99999"], "not in the vocabulary"),
+    ("position out of range", ["trace", PROMPT, "--position", "500"], "out of range"),
+    ("contrast equals target", ["trace", PROMPT, "--target", " Mary", "--metric", "logit-diff", "--contrast", " Mary"],
+     "equals the target"),
+    ("logit-diff without contrast", ["trace", PROMPT, "--metric", "logit-diff"], "needs a contrast token"),
+    ("K = 0", ["trace", PROMPT, "--top", "0"], "top-K must be a positive"),
+    ("K negative", ["trace", PROMPT, "--top", "-3"], "top-K must be a positive"),
+    ("depth 0", ["trace", PROMPT, "--depth", "0"], "--depth must be at least 1"),
+    ("malformed node id", ["trace", PROMPT, "--ablate", "layer3-latent7"], "malformed node id"),
+    ("unknown node site", ["trace", PROMPT, "--ablate", "blocks.9.hook_resid_pre:1@2"], "no SAE on site"),
+    ("unknown latent", ["trace", PROMPT, "--ablate", "blocks.0.hook_resid_pre:4000@2"], "outside 0..47"),
+    ("bad ablation scale", ["trace", PROMPT, "--ablate", "blocks.0.hook_resid_pre:1@2=big"], "bad scale"),
+    ("unknown dtype", ["trace", PROMPT, "--dtype", "float8"], "unknown dtype"),
+    ("float16 on cpu", ["trace", PROMPT, "--dtype", "float16", "--device", "cpu"], "not supported on the CPU"),
+    ("unknown device", ["trace", PROMPT, "--device", "tpu"], "device"),
+]
+
+
+@pytest.mark.parametrize("name,argv,fragment", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(capsys, bundle_dir, name, argv, fragment):
+    code = main(argv + ["--model", str(bundle_dir), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("tracer-tui: error: ")
+    assert fragment in err
+
+
+def _expect_error(capsys, argv, fragment):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and fragment in err, err
+
+
+def test_unknown_model_name(capsys):
+    _expect_error(capsys, ["trace", PROMPT, "--model", "not-a-model-xyz", "--sae", "gpt2-small-res-jb"],
+                  "unknown model 'not-a-model-xyz'")
+
+
+def test_missing_model_directory(capsys, tmp_path):
+    _expect_error(capsys, ["info", "--model", str(tmp_path / "nope")], "does not exist")
+
+
+def test_directory_that_is_not_a_bundle(capsys, tmp_path):
+    _expect_error(capsys, ["info", "--model", str(tmp_path)], "is not a model bundle")
+
+
+def test_unknown_sae_release(capsys, bundle_dir):
+    _expect_error(capsys, ["info", "--model", str(bundle_dir), "--sae", "gpt2-small-res-jx"],
+                  "unknown SAE release 'gpt2-small-res-jx' (did you mean gpt2-small-res-jb")
+
+
+def test_unknown_sae_id(capsys, bundle_dir):
+    _expect_error(capsys, ["info", "--model", str(bundle_dir), "--sae", "gpt2-small-res-jb/blocks.99.hook_resid_pre"],
+                  "unknown SAE id 'blocks.99.hook_resid_pre'")
+
+
+def test_sae_hook_absent_from_model(capsys, bundle_dir, bad_saes):
+    _expect_error(capsys, ["info", "--model", str(bundle_dir), "--sae", str(bad_saes / "absent_hook")],
+                  "reads hook 'blocks.7.hook_resid_pre', which model")
+
+
+def test_sae_width_mismatch(capsys, bundle_dir, bad_saes):
+    _expect_error(capsys, ["info", "--model", str(bundle_dir), "--sae", str(bad_saes / "narrow")],
+                  "expects d_in=8")
+
+
+def test_cuda_unavailable(capsys, bundle_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    _expect_error(capsys, ["info", "--model", str(bundle_dir), "--device", "cuda"], "no CUDA GPU is visible")
+
+
+def test_no_network_and_empty_cache(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    _expect_error(capsys, ["info", "--model", "gpt2", "--sae", "gpt2-small-res-jb/blocks.3.hook_resid_pre"],
+                  "not in the Hugging Face cache")
+
+
+def test_more_nodes_than_exist_is_fine(tracer):
+    trace = tracer.trace(PROMPT, top_k=100000)
+    assert 0 < len(trace.nodes) == trace.totals["target"]

@@ -1,0 +1,90 @@
+"""``tracer-tui trace --json`` / ``info --json``: the documented contract scripts rely on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tracer_tui.cli import main
+
+PROMPT = "When Mary and John went to the park, John gave the ball to"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_trace_json_contract(capsys, bundle_dir):
+    code, out, err = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--top", "4", "--depth", "2",
+                         "--verify", "3", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["tokens"][0] == "<|endoftext|>" and len(data["tokens"]) > 5
+    t = data["target"]
+    assert set(t) >= {"token", "id", "position", "metric", "value", "prob"}
+    assert t["position"] == len(data["tokens"]) - 1 and t["metric"] == "logprob"
+    assert data["top_predictions"][0]["id"] == t["id"]  # no target given: the top prediction
+    assert abs(sum(p["prob"] for p in data["top_predictions"])) <= 1.0 + 1e-6
+    keys = {"id", "parent", "kind", "site", "layer", "latent", "position", "token", "activation", "attribution", "label"}
+    roots = [n for n in data["nodes"] if n["parent"] == "target"]
+    assert len(roots) == 4
+    for n in data["nodes"]:
+        assert set(n) == keys
+        assert n["kind"] in ("latent", "error") and (n["latent"] is None) == (n["kind"] == "error")
+        assert n["token"] == data["tokens"][n["position"]]
+    # Depth-first: every child directly follows its parent or a sibling.
+    seen = ["target"]
+    for n in data["nodes"]:
+        assert n["parent"] in seen
+        seen.append(n["id"])
+    assert any(n["parent"] != "target" for n in data["nodes"])
+    v = data["verify"]
+    assert v["k"] == 3 and len(v["pairs"]) == 3 and set(v["pairs"][0]) == {"id", "estimated", "actual"}
+
+
+def test_trace_json_with_ablation(capsys, bundle_dir):
+    code, out, _ = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--json", "--top", "3")
+    first = json.loads(out)
+    node = next(n for n in first["nodes"] if n["kind"] == "latent")
+    code, out, err = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--json", "--ablate", node["id"])
+    assert code == 0, err
+    a = json.loads(out)["ablation"]
+    assert a["nodes"] == [node["id"]]
+    assert a["delta"] == pytest.approx(a["value"] - first["target"]["value"])
+    assert a["estimated_delta"] == pytest.approx(-node["attribution"])
+
+
+def test_target_inside_prompt_is_the_next_token(capsys, bundle_dir):
+    code, out, _ = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--position", "4", "--json")
+    data = json.loads(out)
+    assert data["target"]["position"] == 4
+    full = json.loads(run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--json")[1])["tokens"]
+    assert data["target"]["token"] == full[5]
+
+
+def test_metrics_and_explicit_targets(capsys, bundle_dir):
+    code, out, err = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--target", " Mary", "--metric",
+                         "logit-diff", "--contrast", " John", "--json")
+    assert code == 0, err
+    t = json.loads(out)["target"]
+    assert t["token"] == " Mary" and t["metric"] == "logit-diff"
+
+
+def test_info_json(capsys, bundle_dir):
+    code, out, err = run(capsys, "info", "--model", str(bundle_dir), "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    m = info["model"]
+    assert set(m) >= {"name", "layers", "d_model", "vocab", "device", "source"}
+    assert m["source"] == str(bundle_dir.resolve()) and m["layers"] == 2
+    assert [s["site"] for s in info["saes"]] == ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre",
+                                                 "blocks.1.hook_resid_post"]
+    assert all(s["source"].startswith(str(bundle_dir.resolve())) and s["d_sae"] == 48 for s in info["saes"])
+
+
+def test_human_readable_trace(capsys, bundle_dir):
+    code, out, _ = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--top", "3")
+    assert code == 0 and "target" in out and "attribution" in out

@@ -1,0 +1,87 @@
+"""How the engine computes: each SAE encoded once per trace, one batched backward per expansion, clean imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import torch
+
+PROMPT = "When Mary and John went to the park, John gave the ball to"
+
+
+def test_each_sae_is_encoded_once_per_trace(tracer, monkeypatch):
+    calls = {s.site: 0 for s in tracer.saes}
+    for s in tracer.saes:
+        original = s.sae.encode
+
+        def counting(x, _orig=original, _site=s.site):
+            calls[_site] += 1
+            return _orig(x)
+
+        monkeypatch.setattr(s.sae, "encode", counting)
+    tracer.trace(PROMPT)
+    assert calls == {s.site: 1 for s in tracer.saes}
+
+
+def test_expansion_of_many_nodes_is_one_backward_pass(tracer, monkeypatch):
+    trace = tracer.trace(PROMPT, top_k=30)
+    latents = [n.id for n in trace.nodes if not n.id.is_error and n.id.site != tracer.sites[0]][:4]
+    assert len(latents) >= 3
+    grad_calls = []
+    original = torch.autograd.grad
+
+    def counting(*args, **kwargs):
+        grad_calls.append(kwargs.get("is_grads_batched", False))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", counting)
+    trace.expand(latents)
+    assert grad_calls == [True]
+
+
+def test_trace_truncates_after_the_target_position(tracer):
+    trace = tracer.trace(PROMPT, position=5)
+    assert len(trace.tokens) == 6
+    assert trace.target.id == tracer.adapter.tokenize(PROMPT)[0, 6].item()  # the prompt's own next token
+    assert all(n.id.position <= 5 for n in trace.nodes)
+
+
+def test_bos_nodes_excluded_unless_asked(tracer):
+    trace = tracer.trace(PROMPT, top_k=500)
+    assert all(n.id.position != 0 for n in trace.nodes)
+    with_bos = tracer.trace(PROMPT, top_k=500, include_bos=True)
+    assert any(n.id.position == 0 for n in with_bos.nodes)
+
+
+def test_min_attr_and_paging(tracer):
+    trace = tracer.trace(PROMPT, top_k=5)
+    threshold = abs(trace.nodes[2].attribution)
+    kept = tracer.trace(PROMPT, top_k=50, min_attr=threshold)
+    assert all(abs(n.attribution) > threshold for n in kept.nodes)
+    assert len(kept.nodes) == 2
+    first = trace.nodes
+    parent = next(n for n in first if not n.id.is_error and n.id.site != tracer.sites[0])
+    page1 = trace.expand(parent.id, top_k=3)[str(parent.id)]
+    page2 = trace.expand(parent.id, top_k=3, offset=3)[str(parent.id)]
+    both = tracer.trace(PROMPT, top_k=5).expand(parent.id, top_k=6)[str(parent.id)]
+    assert [str(n.id) for n in page1 + page2] == [str(n.id) for n in both]
+    assert len(trace.children[str(parent.id)]) == 6
+    assert trace.totals[str(parent.id)] >= 6
+
+
+def test_engine_never_imports_textual():
+    code = (
+        "import importlib, pkgutil, sys, tracer_tui.engine as e\n"
+        "for m in pkgutil.iter_modules(e.__path__): importlib.import_module(f'tracer_tui.engine.{m.name}')\n"
+        "import tracer_tui.engine.loading, tracer_tui.errors_text\n"
+        "print('textual' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_cli_import_does_not_load_torch():
+    code = "import sys, tracer_tui.cli; tracer_tui.cli.build_parser(); print(sorted(m for m in ('torch', 'transformer_lens', 'sae_lens') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
