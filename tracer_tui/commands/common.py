@@ -1,0 +1,19 @@
+"""Options and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+
+def add_load_options(p) -> None:
+    g = p.add_argument_group("model and SAEs")
+    g.add_argument("--model", metavar="M", help="TransformerLens model name (from the HF cache) or a bundle "
+                   "directory; default: the bundled demo model")
+    g.add_argument("--sae", metavar="SPEC", action="append", default=[],
+                   help="RELEASE/SAE_ID, RELEASE (all its SAEs), or an SAE directory; repeatable")
+    g.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    g.add_argument("--dtype", default="float32", help="float32 (default), float64, bfloat16, float16 (GPU)")
+
+
+def load_tracer(args, progress=None):
+    from ..engine.tracer import Tracer
+
+    return Tracer.load(model=args.model, saes=args.sae, device=args.device, dtype=args.dtype, progress=progress)

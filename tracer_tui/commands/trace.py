@@ -1,0 +1,70 @@
+"""``tracer-tui trace``: attribute a target token to SAE latents; expand, ablate, verify."""
+
+from __future__ import annotations
+
+import json
+
+from .common import add_load_options, load_tracer
+
+HELP = "attribute a target token to SAE latents"
+
+
+def add_parser(sub) -> None:
+    t = sub.add_parser("trace", help=HELP, description="Attribute a target token to SAE latents (one forward and "
+                       "one backward pass), optionally expand, ablate and verify.")
+    t.add_argument("prompt")
+    tg = t.add_mutually_exclusive_group()
+    tg.add_argument("--target", metavar="TOKEN", help="target token string, e.g. ' Paris' (default: top prediction, "
+                    "or the prompt's next token when --position is inside the prompt)")
+    tg.add_argument("--target-id", type=int, metavar="ID", help="target token id")
+    t.add_argument("--position", type=int, metavar="P", help="position whose prediction is traced (default: last)")
+    t.add_argument("--metric", default="logprob", choices=["logprob", "logit", "logit-diff"])
+    t.add_argument("--contrast", metavar="TOKEN", help="contrast token for --metric logit-diff")
+    t.add_argument("--top", type=int, default=10, metavar="K", help="nodes per level (default 10)")
+    t.add_argument("--depth", type=int, default=1, metavar="D", help="levels to expand (default 1: the root's)")
+    t.add_argument("--min-attr", type=float, default=0.0, metavar="X", help="drop nodes with |attribution| < X")
+    t.add_argument("--include-bos", action="store_true", help="keep nodes at the BOS position")
+    t.add_argument("--ablate", action="append", default=[], metavar="NODE[=SCALE]",
+                   help="ablate a node (zero, or scale it); repeatable, all applied together")
+    t.add_argument("--verify", type=int, metavar="K", help="real single ablations of the top K root nodes")
+    t.add_argument("--json", action="store_true", help="print one JSON object (the documented contract)")
+    add_load_options(t)
+    t.set_defaults(run=run)
+
+
+def _parse_ablation(text: str):
+    from ..engine.errors import TracerError
+    from ..engine.nodes import Intervention, NodeId
+
+    node, _, scale = text.partition("=")
+    try:
+        value = float(scale) if scale else 0.0
+    except ValueError:
+        raise TracerError(f"bad scale in --ablate {text!r}: expected NODE or NODE=NUMBER") from None
+    return Intervention(NodeId.parse(node), value)
+
+
+def run(args) -> int:
+    from ..engine.errors import TracerError
+    from ..engine.serialize import expand_to_depth, trace_to_json
+
+    if args.depth < 1:
+        raise TracerError(f"--depth must be at least 1, got {args.depth}")
+    if args.verify is not None and args.verify < 1:
+        raise TracerError(f"--verify must be at least 1, got {args.verify}")
+    interventions = [_parse_ablation(a) for a in args.ablate]
+    tracer = load_tracer(args)
+    trace = tracer.trace(args.prompt, target=args.target, target_id=args.target_id, position=args.position,
+                         metric=args.metric, contrast=args.contrast, top_k=args.top, min_attr=args.min_attr,
+                         include_bos=args.include_bos)
+    expand_to_depth(trace, args.depth, args.top, args.min_attr)
+    ablation = trace.ablate(interventions) if interventions else None
+    verify = trace.verify(args.verify) if args.verify else None
+    data = trace_to_json(trace, depth=args.depth, ablation=ablation, verify=verify)
+    if args.json:
+        print(json.dumps(data))
+    else:
+        from ..text_report import render_trace
+
+        print(render_trace(data))
+    return 0
