@@ -7,9 +7,14 @@ import unicodedata
 from .errors import TracerError
 
 
-def check_prompt(prompt) -> str:
+def check_prompt(prompt):
+    """Text prompts must be non-empty, printable UTF-8; a list of token ids must be non-empty."""
+    if isinstance(prompt, (list, tuple)):
+        if not prompt:
+            raise TracerError("empty prompt: no token ids given")
+        return prompt
     if not isinstance(prompt, str):
-        raise TracerError(f"prompt must be text, got {type(prompt).__name__}")
+        raise TracerError(f"prompt must be text or a list of token ids, got {type(prompt).__name__}")
     if prompt == "":
         raise TracerError("empty prompt: type some text to trace")
     if not prompt.strip():

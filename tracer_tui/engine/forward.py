@@ -59,8 +59,9 @@ def clean_run(adapter, site_saes, tokens, position: int) -> CleanRun:
             x = s.flat(act.detach())[0]
             f = s.encode(x)
             pos_idx, lat_idx = f.nonzero(as_tuple=True)
-            err = x - s.decode(f).to(x.dtype)
-            states.append(SiteState(act=act, f=f, pos_idx=pos_idx, lat_idx=lat_idx, vals=f[pos_idx, lat_idx], err=err))
+            vals = f[pos_idx, lat_idx]
+            err = x - s.reconstruct(f, pos_idx, lat_idx, vals).to(x.dtype)
+            states.append(SiteState(act=act, f=f, pos_idx=pos_idx, lat_idx=lat_idx, vals=vals, err=err))
     return CleanRun(tokens=tokens, logits=logits, sites=states, resid_pre=resid_pre)
 
 

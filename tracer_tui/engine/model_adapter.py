@@ -41,8 +41,6 @@ class ModelAdapter:
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
         self._torch = torch
-        if model.tokenizer is None:
-            raise TracerError(f"model {source!r} has no tokenizer: a bundle needs a tokenizer/ directory")
 
     # ---- description -------------------------------------------------------------------------
     def info(self) -> ModelInfo:
@@ -78,21 +76,33 @@ class ModelAdapter:
     def prepends_bos(self) -> bool:
         return bool(self.cfg.default_prepend_bos)
 
-    def tokenize(self, prompt: str):
+    def tokenize(self, prompt: "str | list[int]"):
+        """Token ids [1, n] of a prompt; a list of ids is taken as already tokenized (BOS is not added)."""
+        if not isinstance(prompt, str):
+            ids = [int(i) for i in prompt]
+            bad = [i for i in ids if not 0 <= i < self.cfg.d_vocab]
+            if bad:
+                raise TracerError(f"token id {bad[0]} is not in the vocabulary (0..{self.cfg.d_vocab - 1})")
+            return self._torch.tensor([ids], dtype=self._torch.long, device=self.device)
+        self._need_tokenizer()
         return self.model.to_tokens(prompt, prepend_bos=self.prepends_bos, truncate=False).to(self.device)
 
     def str_tokens(self, tokens) -> list[str]:
         return [self.decode_token(int(t)) for t in tokens.reshape(-1)]
 
     def decode_token(self, token_id: int) -> str:
+        if self.model.tokenizer is None:
+            return f"<{int(token_id)}>"
         return self.model.tokenizer.decode([int(token_id)])
 
     def encode_text(self, text: str) -> list[int]:
+        self._need_tokenizer()
         return list(self.model.tokenizer.encode(text, add_special_tokens=False))
 
-    @property
-    def bos_token_id(self) -> int | None:
-        return self.model.tokenizer.bos_token_id
+    def _need_tokenizer(self) -> None:
+        if self.model.tokenizer is None:
+            raise TracerError(f"model {self.source!r} has no tokenizer: pass token ids, or give the bundle a "
+                              "tokenizer/ directory")
 
     # ---- forward -----------------------------------------------------------------------------
     def hooks(self, fns: dict):
@@ -140,3 +150,28 @@ class ModelAdapter:
                     nxt = torch.multinomial(probs, 1, generator=generator)
                 out = torch.cat([out, nxt], dim=1)
         return out[:, tokens.shape[1] :]
+
+    def token_logprobs(self, resid, tokens, start: int = 0):
+        """log p(tokens[:, t + 1] | tokens[:, :t + 1]) for t = start .. pos - 2: [batch, pos - 1 - start].
+
+        Unembeds only positions start .. pos - 2 (e.g. a completion's, not the whole prompt's); computed in
+        float32 or wider.
+        """
+        torch = self._torch
+        x = resid[:, start:-1]
+        if self.cfg.normalization_type is not None:
+            x = self.model.ln_final(x)
+        logits = self.model.unembed(x)
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+        cap = getattr(self.cfg, "output_logits_soft_cap", -1.0) or -1.0
+        if cap > 0:
+            logits = cap * torch.tanh(logits / cap)
+        return torch.log_softmax(logits, -1).gather(-1, tokens[:, start + 1 :, None])[..., 0]
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self.model.tokenizer.eos_token_id
+
+    def decode_ids(self, ids) -> str:
+        """Text of a list of token ids (a whole completion, decoded together)."""
+        return self.model.tokenizer.decode([int(i) for i in ids])

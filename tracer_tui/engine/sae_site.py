@@ -59,6 +59,13 @@ class SiteSAE:
     def decode(self, f):
         return self.sae.decode(f)
 
+    def reconstruct(self, f, pos_idx, lat_idx, vals):
+        """x_hat for codes ``f`` [pos, d_sae]; for a linear decoder, only the active rows are touched."""
+        if not self.linear_decoder:
+            return self.decode(f)
+        out = self.sae.b_dec.expand(f.shape[0], -1).clone()
+        return out.index_add_(0, pos_idx, vals[:, None] * self.sae.W_dec[lat_idx])
+
     def latent_grads(self, grad_flat, f, pos_idx, lat_idx):
         """d metric / d f for the active entries (pos_idx, lat_idx) of ``f``, for each batch row.
 

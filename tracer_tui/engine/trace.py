@@ -60,7 +60,7 @@ class Trace:
         dev = c.pos.device
         allowed = (c.site[None] < torch.tensor(max_site, device=dev)[:, None]) & (
             c.pos[None] <= torch.tensor(max_pos, device=dev)[:, None])
-        if not self.include_bos and self.tracer.adapter.prepends_bos:
+        if not self.include_bos:
             allowed &= (c.pos != 0)[None]
         return allowed
 

@@ -51,11 +51,11 @@ class Tracer:
                       "neuronpedia": s.neuronpedia_id, "labels": len(s.labels)} for s in self.saes],
         }
 
-    def tokenize(self, prompt: str) -> list[str]:
+    def tokenize(self, prompt: "str | list[int]") -> list[str]:
         check_prompt(prompt)
         return self.adapter.str_tokens(self.adapter.tokenize(prompt)[0])
 
-    def trace(self, prompt: str, target: str | None = None, target_id: int | None = None,
+    def trace(self, prompt: "str | list[int]", target: str | None = None, target_id: int | None = None,
               position: int | None = None, metric: str = "logprob", contrast: str | None = None,
               contrast_id: int | None = None, top_k: int = 10, min_attr: float = 0.0,
               include_bos: bool = False, should_cancel=None):
@@ -79,6 +79,10 @@ class Tracer:
             if spec.contrast_id == spec.id:
                 raise TracerError("contrast token equals the model's top prediction (the target): pick another")
         with torch.enable_grad():
-            result = Trace(self, prompt, clean, spec, include_bos=include_bos, top_k=top_k, min_attr=min_attr)
+            # BOS-position nodes are dropped by default: BOS is prepended to text prompts, never to token ids.
+            bos_first = isinstance(prompt, str) and self.adapter.prepends_bos
+            text = prompt if isinstance(prompt, str) else "".join(self.adapter.str_tokens(tokens[0]))
+            result = Trace(self, text, clean, spec, include_bos=include_bos or not bos_first, top_k=top_k,
+                           min_attr=min_attr)
         check_cancel(should_cancel)
         return result

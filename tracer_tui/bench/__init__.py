@@ -1,0 +1,1 @@
+"""``tracer-tui bench``: how the engine's costs compare with the floor and with the naive approach."""

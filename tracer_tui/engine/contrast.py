@@ -1,0 +1,342 @@
+"""Contrast mode: which latents separate undesired from desired completions (Δ-attribution, OpenAI 2025).
+
+For each completion c of the prompt, the metric is m_c = sum of log p(token | prompt + earlier completion
+tokens) over c's tokens. Each latent's attribution to m_c is summed over all positions of prompt + completion
+(BOS excluded):
+
+* ``zero`` (default, zero-ablation): A_i = sum_p f_i[p] * (g[p] . d_i), g = dm_c/dx at the site.
+* ``mean`` (the post's mean-ablation projection): A_i = sum_p -(g[p] . d̂_i) * ((x[p] - x̄) . d̂_i), with d̂_i the
+  unit decoder direction and x̄ the site's mean activation (see ``means.py``). Every latent, active or not, gets
+  a value in this mode.
+
+Δ-attribution_i = mean over undesired completions of A_i - mean over desired ones. Unlabelled completions count
+in neither mean. The baseline ranks latents by activation difference: the same difference of means of the
+latent's activation *summed over the same positions* (prompt + completion, BOS excluded).
+
+All completions are right-padded into one batch (chunked by ``batch_tokens``): one forward pass and one backward
+pass of the summed per-row metrics give every row's gradients at once, since rows do not interact.
+
+    from tracer_tui.engine.contrast import contrast
+    c = contrast(tracer, prompt, samples=64, rule=r"who cares|idiot")
+    c.top(10); c.baseline(10); c.overlap(10); c.relabel({3: False}).top(10)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import TracerError, check_cancel
+from .labeling import Completion, as_completions, counts, label, read_completions_file
+from .sampling import DEFAULT_MAX_TOKENS, DEFAULT_STOP, DEFAULT_TEMPERATURE, prompt_ids, sample_groups
+
+MODES = ("zero", "mean")
+_LATENT_RE = re.compile(r"^(?P<site>[A-Za-z_][\w.]*):(?P<latent>\d+)$")
+BATCH_TOKENS = 4096
+
+
+def parse_latent(tracer, text: str):
+    """'SITE:LATENT' -> (SiteSAE, latent index), with clear errors for malformed ids and unknown sites."""
+    m = _LATENT_RE.match(str(text).strip())
+    if not m:
+        raise TracerError(f"malformed latent id {text!r}: expected SITE:LATENT, e.g. {tracer.sites[0]}:12")
+    site = tracer.site_by_name.get(m["site"])
+    if site is None:
+        raise TracerError(f"unknown site {m['site']!r} in latent id {text!r}; sites: {', '.join(tracer.sites)}")
+    latent = int(m["latent"])
+    if not 0 <= latent < site.d_sae:
+        raise TracerError(f"latent {latent} in {text!r} is outside 0..{site.d_sae - 1} (the SAE at {site.site})")
+    return site, latent
+
+
+@dataclass
+class ContrastLatent:
+    id: str
+    site: str
+    latent: int
+    delta_attribution: float
+    activation_difference: float
+    label: str | None
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "site": self.site, "latent": self.latent, "delta_attribution": self.delta_attribution,
+                "activation_difference": self.activation_difference, "label": self.label}
+
+
+@dataclass
+class CompletionBatch:
+    """Per-completion results of the batched pass: [N, total latents] over all sites, concatenated."""
+
+    attributions: object  # float64 cpu [N, T]
+    activations: object  # float64 cpu [N, T], summed over positions
+    errors: object  # float64 cpu [N, n_sites]: error-node attribution (zero mode), zeros in mean mode
+    logprobs: list[float]  # the metric m_c of each completion
+
+
+def completion_attributions(tracer, ids: list[int], completions_ids: list[list[int]], mode: str = "zero",
+                            means: dict | None = None, batch_tokens: int = BATCH_TOKENS, progress=None,
+                            should_cancel=None) -> CompletionBatch:
+    """Attribution of every latent to each completion's summed log-prob (see module docstring)."""
+    import torch
+
+    if mode not in MODES:
+        raise TracerError(f"unknown contrast mode {mode!r}: use {' or '.join(MODES)}")
+    if mode == "mean":
+        missing = [s.site for s in tracer.saes if means is None or s.site not in means]
+        if missing:
+            raise TracerError(f"mean mode needs the mean activation of every site; missing: {', '.join(missing)}")
+    adapter = tracer.adapter
+    n_ctx = adapter.cfg.n_ctx
+    longest = len(ids) + max((len(c) for c in completions_ids), default=0)
+    if longest > n_ctx:
+        raise TracerError(f"prompt + longest completion is {longest} tokens, more than the model's context of {n_ctx}")
+    per_chunk = max(1, int(batch_tokens) // max(1, longest))
+    n = len(completions_ids)
+    parts = []
+    for start in range(0, n, per_chunk):
+        check_cancel(should_cancel)
+        if progress:
+            progress(f"attributing completions {start + 1}-{min(n, start + per_chunk)} of {n}", start / max(1, n))
+        with torch.enable_grad():
+            parts.append(_chunk(tracer, ids, completions_ids[start : start + per_chunk], mode, means))
+    check_cancel(should_cancel)
+    if progress:
+        progress("attribution done", 1.0)
+    cat = [torch.cat(col) for col in zip(*[p[:3] for p in parts])]
+    return CompletionBatch(*cat, logprobs=[v for p in parts for v in p[3]])
+
+
+def _chunk(tracer, ids, comps, mode, means):
+    """One forward and one backward pass over a right-padded batch of completions."""
+    import torch
+
+    adapter = tracer.adapter
+    device = adapter.device
+    P = len(ids)
+    L = P + max(1, max(len(c) for c in comps))
+    B = len(comps)
+    pad = adapter.eos_token_id if adapter.eos_token_id is not None else 0
+    tokens = torch.full((B, L), pad, dtype=torch.long, device=device)
+    valid = torch.zeros((B, L), dtype=torch.bool, device=device)  # positions attributed over
+    for b, c in enumerate(comps):
+        row = list(ids) + list(c)
+        tokens[b, : len(row)] = torch.tensor(row, dtype=torch.long, device=device)
+        valid[b, : len(row)] = True
+    if adapter.prepends_bos:
+        valid[:, 0] = False
+    # Token t (t >= P) is predicted at position t - 1; padding predicts nothing.
+    lengths = torch.tensor([len(c) for c in comps], device=device)
+    lp_mask = torch.arange(L - P, device=device)[None] < lengths[:, None]
+
+    acts: dict[str, object] = {}
+
+    def keep(act, hook):
+        if not act.requires_grad:
+            act = act.detach().requires_grad_(True)
+        acts[hook.name] = act
+        return act
+
+    with adapter.hooks({s.site: keep for s in tracer.saes}):
+        resid = adapter.run(tokens)
+        lp = adapter.token_logprobs(resid, tokens, start=P - 1)
+        metric = (lp * lp_mask).sum(1)  # [B]
+    site_acts = [acts[s.site] for s in tracer.saes]
+    grads = torch.autograd.grad(metric.sum(), site_acts, allow_unused=True)
+
+    attr_parts, act_parts, err_parts = [], [], []
+    with torch.no_grad():
+        for sae, act, g in zip(tracer.saes, site_acts, grads):
+            x = sae.flat(act.detach())  # [B, L, d_in]
+            g = torch.zeros_like(x) if g is None else sae.flat(g)
+            f = sae.encode(x)
+            vmask = valid[..., None].to(f.dtype)
+            act_parts.append((f * vmask).sum(1))
+            if mode == "zero":
+                err = x - sae.decode(f).to(x.dtype)
+                err_parts.append(((err * g).sum(-1) * valid).sum(1))
+                f2 = (f * vmask).reshape(B * L, -1)
+                pos_idx, lat_idx = f2.nonzero(as_tuple=True)
+                lg = sae.latent_grads(g.reshape(1, B * L, -1), f2, pos_idx, lat_idx)[0]
+                contrib = f2[pos_idx, lat_idx] * lg.to(f2.dtype)
+                out = torch.zeros((B, sae.d_sae), dtype=contrib.dtype, device=device)
+                out.index_put_((pos_idx // L, lat_idx), contrib, accumulate=True)
+                attr_parts.append(out)
+            else:
+                d = sae.sae.W_dec.to(x.dtype)
+                d_hat = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                centred = x - means[sae.site].to(device=device, dtype=x.dtype)
+                proj_g = g @ d_hat.T  # [B, L, d_sae]
+                proj_a = centred @ d_hat.T
+                attr_parts.append(-(proj_g * proj_a * valid[..., None].to(x.dtype)).sum(1))
+                err_parts.append(torch.zeros(B, dtype=x.dtype, device=device))
+    cpu = lambda ts: torch.cat([t.detach().to("cpu", torch.float64) for t in ts], dim=1)  # noqa: E731
+    errs = torch.stack([e.detach().to("cpu", torch.float64) for e in err_parts], dim=1)
+    return cpu(attr_parts), cpu(act_parts), errs, metric.detach().to("cpu", torch.float64).tolist()
+
+
+class Contrast:
+    """Completions with labels, and every latent's per-completion attribution and activation.
+
+    Labels can change without recomputing anything (``relabel``): Δ is a difference of means of stored rows.
+    """
+
+    def __init__(self, tracer, prompt: str, mode: str, completions: list[Completion], batch: CompletionBatch):
+        self.tracer = tracer
+        self.prompt = prompt
+        self.mode = mode
+        self.completions = list(completions)
+        self.batch = batch
+        self.sites = [s.site for s in tracer.saes]
+        self.offsets = []
+        total = 0
+        for s in tracer.saes:
+            self.offsets.append(total)
+            total += s.d_sae
+
+    # ---- labels ------------------------------------------------------------------------------
+    @property
+    def counts(self) -> dict[str, int]:
+        return counts(self.completions)
+
+    def relabel(self, overrides: dict | None = None, rule=None, keywords=None) -> "Contrast":
+        """A new Contrast with relabelled completions (a rule relabels all, then overrides win). No recompute."""
+        comps = self.completions
+        if rule is not None or keywords is not None:
+            comps = label(comps, rule=rule, keywords=keywords, keep_given=False)
+        comps = label(comps, overrides=overrides)
+        return Contrast(self.tracer, self.prompt, self.mode, comps, self.batch)
+
+    def _masks(self):
+        import torch
+
+        und = torch.tensor([c.undesired is True for c in self.completions])
+        des = torch.tensor([c.undesired is False for c in self.completions])
+        check_counts(int(und.sum()), int(des.sum()), len(self.completions))
+        return und, des
+
+    @staticmethod
+    def _diff(rows, und, des):
+        return rows[und].mean(0) - rows[des].mean(0)
+
+    # ---- numbers -----------------------------------------------------------------------------
+    def delta_attribution(self):
+        """[T] Δ-attribution of every latent (all sites concatenated; see ``latent_id``)."""
+        return self._diff(self.batch.attributions, *self._masks())
+
+    def activation_difference(self):
+        """[T] mean over undesired minus desired of each latent's activation summed over positions."""
+        return self._diff(self.batch.activations, *self._masks())
+
+    def error_delta(self) -> dict[str, float]:
+        """Δ-attribution of each site's error nodes (what the SAE misses; zero in mean mode)."""
+        d = self._diff(self.batch.errors, *self._masks())
+        return dict(zip(self.sites, d.tolist()))
+
+    def latent_id(self, flat: int) -> tuple[str, int]:
+        import bisect
+
+        s = bisect.bisect_right(self.offsets, int(flat)) - 1
+        return self.sites[s], int(flat) - self.offsets[s]
+
+    def flat_index(self, latent) -> int:
+        site, i = parse_latent(self.tracer, latent) if isinstance(latent, str) else latent
+        site_name = site if isinstance(site, str) else site.site
+        return self.offsets[self.sites.index(site_name)] + int(i)
+
+    def per_completion(self, latent) -> list[float]:
+        """The latent's attribution to each completion's log-prob, in completion order."""
+        return self.batch.attributions[:, self.flat_index(latent)].tolist()
+
+    def _latents(self, order, delta, actdiff) -> list[ContrastLatent]:
+        out = []
+        for j in order.tolist():
+            site, i = self.latent_id(j)
+            out.append(ContrastLatent(f"{site}:{i}", site, i, float(delta[j]), float(actdiff[j]),
+                                      self.tracer.site_by_name[site].label(i)))
+        return out
+
+    def top(self, k: int = 20) -> list[ContrastLatent]:
+        """The k latents with the largest Δ-attribution (most supportive of the undesired completions)."""
+        delta, actdiff = self.delta_attribution(), self.activation_difference()
+        return self._latents(delta.topk(_k(k, delta)).indices, delta, actdiff)
+
+    def baseline(self, k: int = 20) -> list[ContrastLatent]:
+        """The k latents with the largest activation difference (the post's baseline)."""
+        delta, actdiff = self.delta_attribution(), self.activation_difference()
+        return self._latents(actdiff.topk(_k(k, actdiff)).indices, delta, actdiff)
+
+    def overlap(self, k: int = 20) -> int:
+        return len({x.id for x in self.top(k)} & {x.id for x in self.baseline(k)})
+
+    def to_json(self, k: int = 20) -> dict:
+        return {
+            "prompt": self.prompt,
+            "mode": self.mode,
+            "completions": [{**c.to_json(), "logprob": lp} for c, lp in zip(self.completions, self.batch.logprobs)],
+            "counts": self.counts,
+            "latents": [x.to_json() for x in self.top(k)],
+            "baseline": [x.to_json() for x in self.baseline(k)],
+            "overlap": self.overlap(k),
+            "errors": self.error_delta() if self.mode == "zero" else None,
+        }
+
+
+def _k(k, values) -> int:
+    if k is None or int(k) < 1:
+        raise TracerError(f"top-K must be a positive number of latents, got {k}")
+    return min(int(k), values.numel())
+
+
+def check_counts(n_undesired: int, n_desired: int, n_total: int) -> None:
+    if n_undesired and n_desired:
+        return
+    unl = n_total - n_undesired - n_desired
+    extra = f" and {unl} unlabelled" if unl else ""
+    missing = "undesired" if not n_undesired else "desired"
+    raise TracerError(f"contrast needs at least one undesired and one desired completion; got {n_undesired} "
+                      f"undesired, {n_desired} desired{extra} of {n_total}: no {missing} completions - change the "
+                      "rule (--rule REGEX or --keywords a,b), label some by hand, or sample more (--samples N)")
+
+
+def contrast(tracer, prompt: str, completions=None, samples: int | None = None, rule=None, keywords=None,
+             labels: dict | None = None, mode: str = "zero", means=None, means_text=None,
+             temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = DEFAULT_MAX_TOKENS, seed: int = 0,
+             stop=DEFAULT_STOP, batch_tokens: int = BATCH_TOKENS, progress=None, should_cancel=None) -> Contrast:
+    """Sample and/or take completions, label them, and attribute: returns a :class:`Contrast`.
+
+    completions: texts, (text, undesired) pairs, dicts, Completions, or a path to a completions file. Explicit
+    labels win over the rule; ``labels`` {index: bool|None} overrides both. ``samples`` completions are sampled
+    in addition (default 32 when no completions are given). Mean mode takes ``means`` {site: [d_in]} or finds
+    them (bundle means.safetensors, else computed from ``means_text`` or the sample prompts, cached).
+    """
+    if mode not in MODES:
+        raise TracerError(f"unknown contrast mode {mode!r}: use {' or '.join(MODES)}")
+    adapter = tracer.adapter
+    ids = prompt_ids(adapter, prompt)
+    report = progress or (lambda step, frac: None)
+    given: list[Completion] = []
+    if completions is not None:
+        given = read_completions_file(completions) if isinstance(completions, (str, bytes)) or hasattr(
+            completions, "__fspath__") else as_completions(completions)
+    if samples is None:
+        samples = 0 if given else 32
+    elif int(samples) < 1:
+        raise TracerError(f"samples must be at least 1, got {samples}")
+    if not given and not samples:
+        raise TracerError("no completions: sample some (samples >= 1) or give them (a list or a file)")
+    sampled = []
+    if samples:
+        sampled = sample_groups(adapter, ids, int(samples), max_tokens=max_tokens, temperature=temperature,
+                                seed=seed, stop=stop, should_cancel=should_cancel,
+                                progress=lambda s, f: report(s, 0.7 * f))[0]
+    comps = label(given + sampled, rule=rule, keywords=keywords, overrides=labels)
+    c = counts(comps)
+    check_counts(c["undesired"], c["desired"], len(comps))
+    if mode == "mean" and means is None:
+        from .means import site_means
+
+        means = site_means(tracer, text_file=means_text, progress=lambda s, f: report(s, 0.7 + 0.05 * f))
+    comp_ids = [list(x.ids) if x.ids is not None else adapter.encode_text(x.text) for x in comps]
+    batch = completion_attributions(tracer, ids, comp_ids, mode=mode, means=means, batch_tokens=batch_tokens,
+                                    should_cancel=should_cancel, progress=lambda s, f: report(s, 0.75 + 0.25 * f))
+    return Contrast(tracer, prompt, mode, comps, batch)

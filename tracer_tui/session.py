@@ -1,0 +1,156 @@
+"""Saved explorations: JSON files written atomically, so a crash never leaves a half-written session.
+
+No Textual and no torch here. A session records what to replay (prompt, target, metric, expanded nodes in
+order, ablations) plus the explored graph in networkx node-link form for other tools. Files live in
+``platformdirs.user_data_dir("tracer-tui")/sessions/``; ``last`` there names the latest one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FORMAT = "tracer-tui-session"
+VERSION = 1
+LAST = "last"
+
+
+class SessionError(ValueError):
+    """A session file that cannot be used; ``str(err)`` is one line for the status bar."""
+
+
+@dataclass
+class Session:
+    model: str  # model source (TransformerLens name or bundle path)
+    saes: list[str]  # SAE sources
+    prompt: str
+    target: dict | None = None  # {"token", "id", "position"}
+    metric: str = "logprob"
+    contrast: str | None = None
+    expanded: list[dict] = field(default_factory=list)  # [{"node": id or "target", "offset": n}] in order
+    ablations: dict[str, float] = field(default_factory=dict)  # node id -> scale (0 = zero-ablation)
+    graph: dict | None = None  # networkx node-link data of the explored structure
+    saved: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data, source: str = "session") -> "Session":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise SessionError(f"{source} is not a tracer-tui session file")
+        if data.get("version") != VERSION:
+            raise SessionError(f"{source} has session version {data.get('version')!r}; this tracer-tui reads "
+                               f"version {VERSION}")
+        try:
+            s = cls(model=str(data["model"]), saes=[str(x) for x in data["saes"]], prompt=str(data["prompt"]),
+                    target=data.get("target"), metric=str(data.get("metric", "logprob")),
+                    contrast=data.get("contrast"),
+                    expanded=[{"node": str(e["node"]), "offset": int(e.get("offset", 0))}
+                              for e in data.get("expanded", [])],
+                    ablations={str(k): float(v) for k, v in (data.get("ablations") or {}).items()},
+                    graph=data.get("graph"), saved=float(data.get("saved", 0.0)))
+        except (KeyError, TypeError, ValueError) as err:
+            raise SessionError(f"{source} is damaged: bad or missing field ({err})") from None
+        if s.target is not None and not isinstance(s.target, dict):
+            raise SessionError(f"{source} is damaged: 'target' must be an object")
+        return s
+
+    def check_model(self, model: str, saes: list[str], source: str = "session") -> None:
+        """Refuse to replay a session on another model or other SAEs."""
+        if self.model != model or sorted(self.saes) != sorted(saes):
+            raise SessionError(f"{source} was saved with model {self.model!r} and {len(self.saes)} SAE(s); "
+                               f"the loaded model is {model!r}: start with --model {self.model} to resume it "
+                               "(the file is kept unchanged)")
+
+
+def sessions_dir() -> Path:
+    env = os.environ.get("TRACER_TUI_DATA_DIR")
+    if env:
+        return Path(env) / "sessions"
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("tracer-tui")) / "sessions"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Temp file in the same directory, fsync, then os.replace: readers see the old or the new file, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable (best effort; not possible on every platform)
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def new_session_path(prompt: str = "", directory: Path | None = None) -> Path:
+    directory = directory or sessions_dir()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", prompt).strip("-")[:32].lower() or "session"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = directory / f"{stamp}-{slug}.json"
+    n = 1
+    while path.exists():
+        n += 1
+        path = directory / f"{stamp}-{slug}-{n}.json"
+    return path
+
+
+def save_session(session: Session, path: Path, directory: Path | None = None) -> Path:
+    """Write ``session`` to ``path`` atomically and point ``last`` at it."""
+    session.saved = time.time()
+    atomic_write(path, json.dumps(session.to_json(), indent=1))
+    directory = directory or Path(path).parent
+    atomic_write(directory / LAST, str(Path(path).resolve()) + "\n")
+    return Path(path)
+
+
+def resolve_resume(spec: str, directory: Path | None = None) -> Path:
+    """``"last"`` -> the latest session file; anything else is a path."""
+    directory = directory or sessions_dir()
+    if spec != LAST:
+        return Path(os.path.expanduser(spec))
+    pointer = directory / LAST
+    try:
+        target = pointer.read_text(encoding="utf-8").strip()
+    except OSError:
+        raise SessionError(f"no saved session to resume (nothing in {directory})") from None
+    if not target:
+        raise SessionError(f"{pointer} is empty: no saved session to resume")
+    return Path(target)
+
+
+def load_session(path: Path) -> Session:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SessionError(f"session file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SessionError(f"cannot read session {path}: {err}") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise SessionError(f"session {path} is corrupt or truncated (not valid JSON); it was left untouched") from None
+    return Session.from_json(data, f"session {path}")

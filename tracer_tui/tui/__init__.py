@@ -1,0 +1,1 @@
+"""The Textual terminal UI. Nothing heavy is imported here: ``run_tui`` lives in ``launch``."""

@@ -1,0 +1,726 @@
+"""The tracer-tui application: layout, keys, and the glue between widgets and engine jobs.
+
+Importing this module must not import torch, transformer_lens or sae_lens (a test checks): the screen paints
+first, then the model loads in a thread worker. Engine work runs in ``jobs.EngineJobs`` workers whose results
+come back as messages tagged with a generation number; stale ones are dropped here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from .. import session as sessions
+from ..errors_text import describe
+from . import format as fmt
+from . import paths
+from .bindings import KEYS, bindings
+from .jobs import EngineJobs
+from .keymap import load_keymap
+from .messages import Ablated, DetailsReady, Expanded, Loaded, LoadProgress, Notice, Tokenized, Traced, Verified, WorkFailed
+from .options import Options
+from .screens.ask import AskScreen
+from .screens.help import HelpScreen
+from .screens.picker import PickerScreen
+from .state import METRICS, Exploration, TraceRequest
+from .themes import DEFAULT_THEME, VARIABLES, load_theme_specs, to_textual
+from .timing import Timing
+from .widgets.details import DetailsPane, render_node, render_target
+from .widgets.header import InfoHeader
+from .widgets.latent_tree import TARGET, LatentTree
+from .widgets.predictions import PredictionList, PredictionsPane
+from .widgets.status import StatusLine
+from .widgets.token_strip import TokenStrip
+
+log = logging.getLogger("tracer_tui.tui")
+
+
+def default_factory(options: Options):
+    """Load the model and SAEs named in ``options`` (None: the bundled demo)."""
+
+    def load(progress):
+        from ..engine.tracer import Tracer
+
+        return Tracer.load(model=options.model, saes=options.saes, device=options.device, dtype=options.dtype,
+                           progress=progress)
+
+    return load
+
+
+class TracerApp(EngineJobs, App):
+    CSS_PATH = "app.tcss"
+    TITLE = "tracer-tui"
+    BINDINGS = bindings("app")
+
+    def __init__(self, options: Options | None = None, tracer_factory=None, timing: Timing | None = None,
+                 theme_dirs: list[Path] | None = None, keymap_path: Path | None = None):
+        super().__init__()
+        self.options = options or Options()
+        self.animation_level = "none"  # spinners and slides repaint over SSH
+        self.timing = timing or Timing()
+        self.ex = Exploration()
+        self.tracer = None
+        self.engine_lock = threading.RLock()  # one engine call at a time (tokenizers are not re-entrant)
+        self.save_lock = threading.Lock()
+        self.save_seq = 0
+        self.metric, self.contrast = "logprob", None
+        self.notes: list[str] = []  # start-up problems shown once the screen is up
+        self._pending: tuple | None = None  # a trace requested before the model was ready
+        self._details_cache: dict[tuple[int, str], dict] = {}
+        self._tokens_prompt = ""
+        self.session_path: Path | None = None
+        self.resume_session = None
+        self._load_factory = tracer_factory
+        self._keymap_path = keymap_path
+        self._setup_themes(theme_dirs)
+        self._setup_resume()
+
+    # ---- layout -------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield InfoHeader(id="header")
+        with Horizontal(id="prompt-row"):
+            yield Static("prompt ›", id="prompt-label")
+            yield Input(value=self.options.prompt or "", id="prompt",
+                        placeholder="type a prompt, Enter traces the top prediction (? for keys)")
+        yield TokenStrip(id="tokens")
+        with Horizontal(id="main"):
+            yield LatentTree(self.ex, id="tree")
+            with Vertical(id="side"):
+                yield PredictionsPane(id="predictions")
+                yield DetailsPane(id="details")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    @property
+    def tree(self) -> LatentTree:
+        return self.query_one(LatentTree)
+
+    @property
+    def prompt_input(self) -> Input:
+        return self.query_one("#prompt", Input)
+
+    def on_mount(self) -> None:
+        self.theme = self._initial_theme
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._apply_theme_colours())
+        self._apply_theme_colours()
+        keymap, error = load_keymap(self._keymap_path)
+        if keymap:
+            self.set_keymap(keymap)
+        if error:
+            self.notes.append(error)
+        self.query_one(InfoHeader).show_loading(self.options.model or "the bundled demo model")
+        self.tree.show_message("type a prompt and press Enter")
+        self.prompt_input.focus()
+        self._install_signal_handlers()
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        self.timing.mark_first_paint()
+        if self.notes:
+            self.status.error(" · ".join(self.notes))
+        self.status.busy("loading model…", 0.0)
+        factory = self._load_factory or default_factory(self._load_options())
+        self.load_job(factory)
+
+    # ---- themes ---------------------------------------------------------------------------------------
+    def _setup_themes(self, theme_dirs) -> None:
+        specs, errors = load_theme_specs(theme_dirs)
+        self.notes.extend(errors)
+        for spec in specs.values():
+            self.register_theme(to_textual(spec))
+        self.theme_names = sorted(specs)
+        wanted = self.options.theme or DEFAULT_THEME
+        if wanted not in specs:
+            self.notes.append(f"unknown theme {wanted!r} (available: {', '.join(self.theme_names)}); "
+                              f"using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME
+        self._initial_theme = wanted
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLES)
+
+    def _apply_theme_colours(self) -> None:
+        variables = {**VARIABLES, **self.current_theme.variables}
+        self.tree.colours = {k: variables[k] for k in VARIABLES}
+        self.tree.refresh_rows()
+
+    # ---- loading ---------------------------------------------------------------------------------------
+    def _load_options(self) -> Options:
+        """The CLI options, or the resumed session's model and SAEs when none were given."""
+        o = self.options
+        s = self.resume_session
+        if s is not None and o.model is None and not o.saes:
+            return Options(model=s.model, saes=list(s.saes), device=o.device, dtype=o.dtype)
+        return o
+
+    def on_load_progress(self, msg: LoadProgress) -> None:
+        self.status.busy(f"loading: {msg.step}", msg.frac)
+        self.query_one(InfoHeader).show_loading(msg.step)
+
+    def on_loaded(self, msg: Loaded) -> None:
+        self.tracer = msg.tracer
+        self.timing.mark_loaded()
+        info = self.tracer.info()
+        self.query_one(InfoHeader).show_info(info)
+        took = f" in {msg.seconds:.1f} s" if self.options.show_timings else ""
+        self.status.info(f"ready: {info['model']['name']} loaded{took}")
+        self._refresh_tokens()
+        if self.resume_session is not None:
+            self._start_resume(info)
+        elif self._pending is not None:
+            request, session = self._pending
+            self._pending = None
+            self._run_trace(request, session)
+
+    # ---- prompt and tokens -------------------------------------------------------------------------------
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "prompt":
+            self._refresh_tokens()
+
+    def _refresh_tokens(self) -> None:
+        prompt = self.prompt_input.value
+        if self.tracer is not None and prompt and prompt != self._tokens_prompt:
+            self.tokenize_job(prompt)
+
+    def on_tokenized(self, msg: Tokenized) -> None:
+        if msg.prompt == self.prompt_input.value:
+            self._tokens_prompt = msg.prompt
+            strip = self.query_one(TokenStrip)
+            strip.set_tokens(msg.tokens)
+            if self.ex.trace is not None and self.ex.request.prompt == msg.prompt:
+                strip.traced = self.ex.trace.target.position
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "prompt":
+            return
+        event.stop()
+        prompt = event.value
+        if not prompt.strip():
+            self.status.error("type a prompt first")
+            return
+        self.tree.focus()
+        self.request_trace(TraceRequest(prompt, metric=self.metric, contrast=self.contrast))
+
+    def on_token_strip_position_chosen(self, msg: TokenStrip.PositionChosen) -> None:
+        prompt = self.prompt_input.value
+        if prompt.strip():
+            self.request_trace(TraceRequest(prompt, position=None if msg.last else msg.position,
+                                            metric=self.metric, contrast=self.contrast))
+
+    def on_predictions_pane_picked(self, msg: PredictionsPane.Picked) -> None:
+        if self.ex.request is not None:
+            self.request_trace(self.ex.request.with_(target=None, target_id=msg.token_id))
+            self.tree.focus()
+
+    # ---- tracing ---------------------------------------------------------------------------------------
+    def request_trace(self, request: TraceRequest, session=None) -> None:
+        """Start a trace; any older one is cancelled and its result will be dropped."""
+        if request.metric == "logit-diff" and not request.contrast:
+            self.status.error("logit-diff needs a contrast token: press x to set one")
+            return
+        self.ex.gen += 1
+        if self.tracer is None:
+            self._pending = (request, session)
+            self.status.busy("will trace when the model is loaded… (Esc cancels)", None)
+            return
+        self._run_trace(request, session)
+
+    def _run_trace(self, request: TraceRequest, session=None) -> None:
+        self.status.busy(f"tracing {request.describe()}… (Esc cancels)", None)
+        self.trace_job(self.ex.gen, request, session)
+
+    def on_traced(self, msg: Traced) -> None:
+        if msg.gen != self.ex.gen:  # a newer request (or Esc) superseded this one
+            return
+        self.ex.reset_for(msg.request, msg.trace)
+        self.ex.trace_gen = msg.gen
+        self._details_cache.clear()
+        expanded: set[str] = set()
+        if msg.replay is not None:
+            self.ex.expanded = msg.replay["expanded"]
+            self.ex.ablations = msg.replay["ablations"]
+            self.ex.ablation = msg.replay["ablation"]
+            expanded = {e["node"] for e in self.ex.expanded}
+        self.metric = msg.trace.target.metric
+        if msg.trace.target.contrast is not None:
+            self.contrast = msg.trace.target.contrast
+        self.tree.show_trace(msg.trace, expanded)
+        self._show_predictions()
+        self._show_details()
+        strip = self.query_one(TokenStrip)
+        if msg.request.prompt == self.prompt_input.value:
+            strip.traced = msg.trace.target.position
+            strip.cursor = msg.trace.target.position
+        t = msg.trace.target
+        self.status.info(f"traced {fmt.token(t.token)} @{t.position}: {t.metric} {fmt.num(t.value)}, "
+                         f"p {fmt.prob(t.prob)}" + (f" in {msg.seconds:.2f} s" if self.options.show_timings else ""))
+        self.autosave()
+
+    def _show_predictions(self) -> None:
+        trace = self.ex.trace
+        if trace is None:
+            return
+        ab = self.ex.ablation
+        preds = ab.top_predictions if ab is not None else trace.top_predictions
+        self.query_one(PredictionsPane).show(trace.target.metric, trace.target.contrast, trace.target.position,
+                                             preds, trace.target.id, ablated=ab is not None)
+
+    # ---- tree -------------------------------------------------------------------------------------------
+    def on_latent_tree_expand_requested(self, msg: LatentTree.ExpandRequested) -> None:
+        if self.ex.trace is None:
+            return
+        self.status.busy(f"expanding {msg.key}…", None)
+        self.expand_job(self.ex.trace_gen, self.ex.trace, msg.key, msg.offset, msg.tree_node.id)
+
+    def on_expanded(self, msg: Expanded) -> None:
+        if msg.gen != self.ex.trace_gen:
+            return
+        self.ex.expanded.append({"node": msg.parent, "offset": msg.offset})
+        try:
+            node = self.tree.get_node_by_id(msg.tree_node_id)
+        except Exception:  # the row went away (tree rebuilt)
+            node = None
+        if node is not None:
+            self.tree.add_rows(node, msg.parent, msg.nodes, msg.total, msg.offset)
+            node.expand()
+        self.tree.refresh_rows()
+        self.status.info(f"{len(msg.nodes)} upstream nodes of {msg.parent} (of {msg.total})")
+        self.autosave()
+
+    def on_tree_node_highlighted(self, event) -> None:
+        self._show_details()
+
+    def _show_details(self) -> None:
+        pane = self.query_one(DetailsPane)
+        trace, row = self.ex.trace, self.tree.row
+        if trace is None or row is None:
+            return
+        if row.kind != "node":
+            pane.show(render_target(trace, self.ex.ablation, self.ex.ablations))
+            return
+        key = str(row.node.id)
+        details = self._details_cache.get((self.ex.trace_gen, key))
+        pane.show(render_node(row.node, row.parent, details, self.ex.ablations.get(key),
+                              self.ex.verify_pair(row.parent, key)))
+        if details is None:
+            self.details_job(self.ex.trace_gen, trace, row.node)
+
+    def on_details_ready(self, msg: DetailsReady) -> None:
+        if msg.gen == self.ex.trace_gen:
+            self._details_cache[(msg.gen, msg.node_id)] = msg.details
+            row = self.tree.row
+            if row is not None and row.kind == "node" and str(row.node.id) == msg.node_id:
+                self._show_details()
+
+    # ---- ablation ---------------------------------------------------------------------------------------
+    def _highlighted_node(self):
+        row = self.tree.row
+        if self.ex.trace is None or row is None or row.kind != "node":
+            self.status.error("highlight a node in the tree first")
+            return None
+        return row.node
+
+    def action_toggle_ablation(self) -> None:
+        node = self._highlighted_node()
+        if node is None:
+            return
+        key = str(node.id)
+        if key in self.ex.ablations:
+            del self.ex.ablations[key]
+        else:
+            self.ex.ablations[key] = 0.0
+        self._apply_ablations()
+
+    def action_scale_ablation(self) -> None:
+        node = self._highlighted_node()
+        if node is None:
+            return
+        key = str(node.id)
+        current = self.ex.ablations.get(key)
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                value = float(text)
+            except ValueError:
+                self.status.error(f"scale must be a number (e.g. 2, 0.5, -1), got {text!r}")
+                return
+            if value != value or value in (float("inf"), float("-inf")):
+                self.status.error(f"scale must be a finite number, got {text!r}")
+                return
+            if value == 1.0:
+                self.ex.ablations.pop(key, None)  # ×1 is no intervention at all
+            else:
+                self.ex.ablations[key] = value
+            self._apply_ablations()
+
+        self.push_screen(AskScreen(f"Scale {fmt.node_name(node.id)} by (0 = zero-ablate, 1 = remove):",
+                                   "" if current is None else f"{current:g}", "2, 0.5, -1 …"), done)
+
+    def action_clear_ablations(self) -> None:
+        if self.ex.ablations:
+            self.ex.ablations.clear()
+            self._apply_ablations()
+            self.status.info("ablations cleared")
+
+    def set_ablations(self, ablations: dict[str, float]) -> None:
+        self.ex.ablations = dict(ablations)
+        self._apply_ablations()
+
+    def _apply_ablations(self) -> None:
+        self.ex.ablate_gen += 1
+        if not self.ex.ablations:
+            self.ex.ablation = None
+            self._after_ablation()
+            return
+        self.status.busy(f"re-running the model with {len(self.ex.ablations)} ablation(s)…", None)
+        self.tree.refresh_rows()
+        self.ablate_job(self.ex.trace_gen, self.ex.ablate_gen, self.ex.trace, dict(self.ex.ablations))
+
+    def on_ablated(self, msg: Ablated) -> None:
+        if msg.gen != self.ex.trace_gen or msg.ablate_gen != self.ex.ablate_gen:
+            return
+        self.ex.ablation = msg.result
+        r = msg.result
+        self.status.info(f"ablated {len(r.interventions)}: {self.ex.trace.target.metric} {fmt.num(r.value)} "
+                         f"Δ actual {fmt.signed(r.delta)} vs estimated {fmt.signed(r.estimated_delta)}")
+        self._after_ablation()
+
+    def _after_ablation(self) -> None:
+        self.tree.refresh_rows()
+        self._show_predictions()
+        self._show_details()
+        self.autosave()
+
+    def action_show_ablations(self) -> None:
+        if not self.ex.ablations:
+            self.status.info("no ablations active (a or Space ablates the highlighted latent)")
+            return
+        labels = {}
+        if self.ex.trace is not None:
+            for nodes in self.ex.trace.children.values():
+                for n in nodes:
+                    labels[str(n.id)] = f"{fmt.token(n.token)} {n.label or ''}"
+        items = [(k, f"{fmt.scale(s):>5} {k} {labels.get(k, '')}") for k, s in self.ex.ablations.items()]
+
+        def remove(key: str) -> None:
+            self.ex.ablations.pop(key, None)
+            self._apply_ablations()
+
+        self.push_screen(PickerScreen("Active ablations", items, "d removes · c in the tree clears all · Esc closes",
+                                      on_delete=remove))
+
+    # ---- verify ---------------------------------------------------------------------------------------------
+    def action_verify(self) -> None:
+        trace, row = self.ex.trace, self.tree.row
+        if trace is None or row is None:
+            self.status.error("trace something first")
+            return
+        parent = TARGET if row.kind == "root" else row.parent
+        k = min(10, len(trace.children.get(parent, [])))
+        if k < 1:
+            self.status.error("nothing to verify at this level")
+            return
+        self.status.busy(f"verifying {k} nodes under {parent} (real single ablations)…", None)
+        self.verify_job(self.ex.trace_gen, trace, parent, k)
+
+    def on_verified(self, msg: Verified) -> None:
+        if msg.gen != self.ex.trace_gen:
+            return
+        r = msg.result
+        self.ex.verify[r.parent] = r
+        rho = "n/a (constant values)" if r.spearman is None else f"{r.spearman:+.3f}"
+        self.status.info(f"verify under {r.parent}: Spearman ρ(estimated, actual Δ) = {rho} over k={r.k}")
+        self.tree.refresh_rows()
+        self._show_details()
+
+    # ---- target, metric, contrast ---------------------------------------------------------------------------
+    def _pinned(self) -> TraceRequest | None:
+        """The current request with its target pinned to the traced token id (for metric changes)."""
+        trace = self.ex.trace
+        if trace is None:
+            return None
+        return self.ex.request.with_(target=None, target_id=trace.target.id, position=trace.target.position,
+                                     metric=self.metric, contrast=self.contrast)
+
+    def action_cycle_metric(self) -> None:
+        self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
+        if self.metric == "logit-diff" and not self.contrast:
+            self.action_set_contrast()
+            return
+        self._metric_changed()
+
+    def _metric_changed(self) -> None:
+        request = self._pinned()
+        if request is None:
+            self.status.info(f"metric: {self.metric}")
+            return
+        self.request_trace(request)
+
+    def action_set_contrast(self) -> None:
+        def done(text: str | None) -> None:
+            if not text:
+                if self.metric == "logit-diff" and not self.contrast:
+                    self.metric = "logprob"
+                    self.status.info("no contrast token: metric stays logprob")
+                return
+            self.contrast, self.metric = text, "logit-diff"
+            self._metric_changed()
+
+        self.push_screen(AskScreen("Contrast token for logit-diff (leading space matters, e.g. ' Rome'):",
+                                   self.contrast or "", "' Rome'"), done)
+
+    def action_custom_target(self) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                base = self.ex.request or TraceRequest(self.prompt_input.value)
+                prompt = self.prompt_input.value or base.prompt
+                self.request_trace(base.with_(prompt=prompt, target=text, target_id=None, metric=self.metric,
+                                              contrast=self.contrast))
+
+        self.push_screen(AskScreen("Target token (leading space matters, e.g. ' Paris'):", "", "' Paris'"), done)
+
+    def action_retrace(self) -> None:
+        if self.ex.request is not None:
+            self.request_trace(self.ex.request)
+        elif self.prompt_input.value.strip():
+            self.request_trace(TraceRequest(self.prompt_input.value, metric=self.metric, contrast=self.contrast))
+
+    # ---- focus and panes ------------------------------------------------------------------------------------
+    def action_edit_prompt(self) -> None:
+        self.prompt_input.focus()
+
+    def action_pick_position(self) -> None:
+        self.query_one(TokenStrip).focus()
+
+    def action_pick_prediction(self) -> None:
+        self.query_one(PredictionList).focus()
+
+    def action_toggle_details(self) -> None:
+        side = self.query_one("#side")
+        side.set_class(not side.has_class("hidden"), "hidden")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_cancel(self) -> None:
+        cancelled = self._pending is not None
+        self._pending = None
+        for worker in list(self.workers):
+            if worker.group in ("trace", "verify") and worker.is_running:
+                worker.cancel()
+                cancelled = True
+        if cancelled:
+            self.ex.gen += 1  # whatever the cancelled trace returns is now stale
+            self.status.info("cancelled")
+
+    # ---- sample prompts and export ---------------------------------------------------------------------------
+    def sample_prompts(self) -> list:
+        from ..demo.prompts import load_sample_prompts
+
+        return load_sample_prompts(paths.repo_dir("sample_prompts"))
+
+    def action_samples(self) -> None:
+        try:
+            samples = self.sample_prompts()
+        except Exception as err:
+            self.status.error(f"cannot read sample prompts: {describe(err)[0]}")
+            return
+        if not samples:
+            self.status.error(f"no sample prompts in {paths.repo_dir('sample_prompts')}")
+            return
+        by_name = {s.name: s for s in samples}
+        items = [(s.name, f"{s.title}  [dim]→ {fmt.token(s.target)} · {s.model}[/]") for s in samples]
+        self.push_screen(PickerScreen("Sample prompts", items), lambda name: name and self.load_sample(by_name[name]))
+
+    def load_sample(self, sample) -> None:
+        self.prompt_input.value = sample.prompt
+        if sample.model not in ("demo", None) and self.options.model is None:
+            self.notify(f"this sample is made for {sample.model} (--model {sample.model} --sae {sample.sae})",
+                        severity="warning")
+        self.tree.focus()
+        self.request_trace(TraceRequest(sample.prompt, target=sample.target, metric=self.metric,
+                                        contrast=sample.contrast or self.contrast))
+
+    def action_export(self, suffix: str = ".json") -> None:
+        if self.ex.trace is None:
+            self.status.error("nothing to export yet: trace a prompt first")
+            return
+        default = paths.data_dir() / "exports" / f"graph-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
+
+        def done(text: str | None) -> None:
+            if text:
+                path = Path(text).expanduser()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.export_job(self.ex.trace_gen, self.ex.trace, str(path))
+
+        self.push_screen(AskScreen("Export the explored graph to (.json node-link or .graphml):", str(default)), done)
+
+    # ---- sessions -------------------------------------------------------------------------------------------
+    def _setup_resume(self) -> None:
+        if not self.options.resume:
+            return
+        try:
+            path = sessions.resolve_resume(self.options.resume)
+            self.resume_session = sessions.load_session(path)
+            self.session_path = path
+        except sessions.SessionError as err:
+            self.notes.append(str(err))
+
+    def _start_resume(self, info: dict) -> None:
+        s, self.resume_session = self.resume_session, None
+        try:
+            s.check_model(info["model"]["source"], [x["source"] for x in info["saes"]], f"session {self.session_path}")
+        except sessions.SessionError as err:
+            self.session_path = None  # never overwrite a session we could not use
+            self.status.error(str(err))
+            return
+        self.prompt_input.value = s.prompt
+        self.metric, self.contrast = s.metric, s.contrast
+        t = s.target or {}
+        self.request_trace(TraceRequest(s.prompt, position=t.get("position"), target_id=t.get("id"),
+                                        metric=s.metric, contrast=s.contrast), session=s)
+        self.tree.focus()
+
+    def _snapshot(self):
+        """A function building the Session from the current state (run it under the engine lock)."""
+        trace, req, tracer = self.ex.trace, self.ex.request, self.tracer
+        if trace is None or tracer is None:
+            return lambda: None
+        expanded, ablations = [dict(e) for e in self.ex.expanded], dict(self.ex.ablations)
+        metric, contrast = trace.target.metric, trace.target.contrast
+
+        def build():
+            from ..engine.graph import to_node_link
+
+            info = tracer.info()
+            t = trace.target
+            return sessions.Session(model=info["model"]["source"], saes=[s["source"] for s in info["saes"]],
+                                    prompt=req.prompt, target={"token": t.token, "id": t.id, "position": t.position},
+                                    metric=metric, contrast=contrast, expanded=expanded, ablations=ablations,
+                                    graph=to_node_link(trace.graph()))
+
+        return build
+
+    def write_session(self, session) -> None:
+        if self.session_path is None:
+            self.session_path = sessions.new_session_path(session.prompt)
+        sessions.save_session(session, self.session_path)
+
+    def autosave(self) -> None:
+        if not self.options.autosave or self.ex.trace is None:
+            return
+        self.save_seq += 1
+        self.save_job(self.save_seq, self._snapshot())
+
+    def save_now(self, timeout: float = 2.0) -> None:
+        """Synchronous save (quit, hang-up): waits briefly for a running engine call."""
+        if not self.options.autosave or self.ex.trace is None:
+            return
+        locked = self.engine_lock.acquire(timeout=timeout)
+        try:
+            session = self._snapshot()()
+            if session is not None:
+                with self.save_lock:
+                    self.save_seq += 1
+                    self.write_session(session)
+        except Exception as err:
+            log.warning("session not saved: %s", describe(err)[0])
+        finally:
+            if locked:
+                self.engine_lock.release()
+
+    # ---- failures and notices ---------------------------------------------------------------------------
+    def on_work_failed(self, msg: WorkFailed) -> None:
+        if msg.what == "load":
+            self.query_one(InfoHeader).show_loading("failed")
+            self.tree.show_message("the model did not load: see the status line")
+            self._pending = None
+        elif msg.what == "trace" and msg.gen != self.ex.gen:
+            return
+        elif msg.what != "trace" and msg.gen != self.ex.trace_gen:
+            return
+        if msg.what == "expand" and msg.tree_node_id is not None:
+            try:
+                node = self.tree.get_node_by_id(msg.tree_node_id)
+                self.tree.drop_placeholders(node)
+                node.collapse()
+            except Exception:
+                pass
+        if msg.what == "ablate":
+            self.ex.ablation = None
+            self.tree.refresh_rows()
+        self.status.error(f"{msg.what} failed: {msg.message}")
+
+    def on_notice(self, msg: Notice) -> None:
+        (self.status.error if msg.error else self.status.info)(msg.text)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Jobs report their own errors; this catches anything that escaped them.
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.status.error(f"{event.worker.group} failed: {describe(event.worker.error)[0]}")
+
+    # ---- command palette ------------------------------------------------------------------------------------
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for k in KEYS:
+            if k.scope == "app" and k.palette:
+                yield SystemCommand(k.description, k.help, lambda a=k.action: self.run_action(a))
+        for k in KEYS:
+            if k.scope == "app" and not k.palette:
+                yield SystemCommand(k.description, k.help, lambda a=k.action: self.run_action(a), discover=False)
+        yield SystemCommand("Export graph as JSON", "node-link JSON of the explored graph",
+                            lambda: self.action_export(".json"))
+        yield SystemCommand("Export graph as GraphML", "GraphML of the explored graph",
+                            lambda: self.action_export(".graphml"))
+        yield SystemCommand("Save session now", "write the session file (it also saves after every change)",
+                            self._save_command, discover=False)
+        for name in self.theme_names:
+            yield SystemCommand(f"Theme: {name}", "switch to this theme", lambda n=name: setattr(self, "theme", n),
+                                discover=False)
+        try:
+            samples = self.sample_prompts()
+        except Exception:
+            samples = []
+        for s in samples:
+            yield SystemCommand(f"Sample: {s.title}", f"{s.prompt!r} → {s.target!r}",
+                                lambda s=s: self.load_sample(s), discover=False)
+
+    def _save_command(self) -> None:
+        self.save_now()
+        self.status.info(f"session saved to {self.session_path}" if self.session_path else "nothing to save yet")
+
+    # ---- quitting ---------------------------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        self.save_now()
+        self.exit()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (getattr(signal, "SIGHUP", None), signal.SIGTERM):
+            if sig is None:
+                continue
+            try:
+                loop.add_signal_handler(sig, self._on_hangup, sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    def _on_hangup(self, sig) -> None:
+        """The terminal went away (or we were told to stop): save, then exit without touching the TTY more."""
+        log.info("signal %s: saving the session and exiting", sig)
+        self.save_now()
+        self.exit(return_code=0)

@@ -1,0 +1,82 @@
+"""Every key binding in one table: the widgets' BINDINGS, the help screen and the command palette read it.
+
+Each binding has an id (``tracer.<name>``) so users can remap it with a keymap file or ``App.set_keymap``.
+Keys are letters, digits, arrows and F-keys only: they all survive SSH and tmux.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Key:
+    scope: str  # "app", "tree", "tokens", "predictions"
+    keys: str
+    action: str
+    description: str  # footer text
+    help: str  # one line for the help screen and the command palette
+    id: str
+    show: bool = False
+    palette: bool = True  # also listed as a command in the palette
+
+
+KEYS: list[Key] = [
+    Key("app", "f1,question_mark", "help", "Help", "show every key with what it does", "help", True),
+    Key("app", "escape", "cancel", "Cancel", "cancel the running trace or job", "cancel"),
+    Key("app", "i,slash", "edit_prompt", "Prompt", "edit the prompt (Enter traces the top prediction)",
+        "edit-prompt"),
+    Key("app", "t", "pick_position", "Position", "pick a position in the token strip (target = its next token)",
+        "pick-position"),
+    Key("app", "p", "pick_prediction", "Predictions", "pick one of the top-k predictions as the target",
+        "pick-prediction"),
+    Key("app", "g", "custom_target", "Target", "type a custom target token", "custom-target"),
+    Key("app", "m", "cycle_metric", "Metric", "switch metric: logprob → logit → logit-diff", "metric", True),
+    Key("app", "x", "set_contrast", "Contrast", "set the contrast token for logit-diff", "contrast"),
+    Key("app", "r", "retrace", "Retrace", "trace the current request again (drops expansions and ablations)",
+        "retrace"),
+    Key("app", "a", "toggle_ablation", "Ablate", "zero-ablate the highlighted latent (again: undo)", "ablate", True),
+    Key("app", "s", "scale_ablation", "Scale", "scale the highlighted latent by a factor (2, 0.5, -1, ...)",
+        "scale", True),
+    Key("app", "c", "clear_ablations", "Clear", "clear all ablations", "clear-ablations", True),
+    Key("app", "b", "show_ablations", "Ablations", "list active ablations (remove one with d)", "ablation-list"),
+    Key("app", "v", "verify", "Verify", "real single ablations of this level's top nodes: estimated vs actual Δ",
+        "verify", True),
+    Key("app", "o", "samples", "Samples", "open a sample prompt (with its suggested target)", "samples", True),
+    Key("app", "e", "export", "Export", "export the explored graph (.json node-link or .graphml)", "export"),
+    Key("app", "d", "toggle_details", "Details", "show or hide the details pane", "toggle-details"),
+    Key("app", "q", "quit", "Quit", "save the session and quit", "quit", True),
+    Key("tree", "right,l", "expand", "Expand", "expand the latent (its upstream drivers), or step into it",
+        "tree-expand", palette=False),
+    Key("tree", "enter", "toggle", "Open/close", "expand or collapse; on '… N more' load the next page",
+        "tree-toggle", palette=False),
+    Key("tree", "left,h", "parent", "Parent", "go to the parent node", "tree-parent", palette=False),
+    Key("tree", "down,j", "cursor_down", "Down", "next row", "tree-down", palette=False),
+    Key("tree", "up,k", "cursor_up", "Up", "previous row", "tree-up", palette=False),
+    Key("tree", "space", "app.toggle_ablation", "Ablate", "same as a: toggle zero-ablation", "tree-ablate",
+        palette=False),
+    Key("tokens", "left,h", "move(-1)", "Left", "previous token", "tokens-left", palette=False),
+    Key("tokens", "right,l", "move(1)", "Right", "next token", "tokens-right", palette=False),
+    Key("tokens", "home", "move_to(0)", "First", "first token", "tokens-home", palette=False),
+    Key("tokens", "end", "move_to(-1)", "Last", "last token", "tokens-end", palette=False),
+    Key("tokens", "enter", "choose", "Trace here", "trace the prompt's next token after the cursor position",
+        "tokens-trace", palette=False),
+    Key("predictions", "down,j", "cursor_down", "Down", "next prediction", "predictions-down", palette=False),
+    Key("predictions", "up,k", "cursor_up", "Up", "previous prediction", "predictions-up", palette=False),
+    Key("predictions", "enter", "select", "Trace it", "trace the highlighted prediction as the target",
+        "predictions-trace", palette=False),
+]
+
+
+def bindings(scope: str) -> list:
+    from textual.binding import Binding
+
+    return [Binding(k.keys, k.action, k.description, show=k.show, id=f"tracer.{k.id}", tooltip=k.help)
+            for k in KEYS if k.scope == scope]
+
+
+def display_keys(keys: str) -> str:
+    names = {"question_mark": "?", "slash": "/", "escape": "Esc", "space": "Space", "enter": "Enter",
+             "right": "→", "left": "←", "up": "↑", "down": "↓", "home": "Home", "end": "End"}
+    return " / ".join(names.get(k, k.upper() if k.startswith("f") and k[1:].isdigit() else k)
+                      for k in keys.split(","))

@@ -1,0 +1,23 @@
+"""User keymap: ``keymap.toml`` in the config dir maps binding ids to keys, e.g. ``ablate = "space,x"``."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from . import paths
+
+
+def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
+    """(binding id -> keys, error message or None). A missing file is an empty keymap."""
+    path = path or paths.keymap_file()
+    if not path.is_file():
+        return {}, None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return {}, f"keymap {path}: {str(err).splitlines()[0]} (ignored)"
+    table = data.get("keys", data)
+    keymap = {str(k): str(v) for k, v in table.items() if isinstance(v, str)}
+    bad = [k for k, v in table.items() if not isinstance(v, str)]
+    return keymap, (f"keymap {path}: values must be key strings: {', '.join(bad)}" if bad else None)

@@ -1,0 +1,101 @@
+"""The details pane for the highlighted row: label, snippets, activation sparkline, logit effects, link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Group
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from .. import format as fmt
+
+
+def node_details(trace, node) -> dict:
+    """Everything the pane shows for one node (engine calls: run it in a worker)."""
+    site = trace.tracer.site_by_name[node.id.site]
+    latent = node.id.latent
+    info = site.labels.get(latent) if latent is not None else None
+    promoted, suppressed = trace.logit_effects(node.id, n=6)
+    return {
+        "profile": trace.activation_profile(node.id),
+        "tokens": list(trace.tokens),
+        "root_attribution": trace.root_attribution(node.id),
+        "promoted": promoted,
+        "suppressed": suppressed,
+        "info": info,
+        "url": site.neuronpedia_url(latent) if latent is not None else None,
+        "source": site.source,
+    }
+
+
+def render_node(node, parent: str, details: dict | None, scale: float | None, pair=None) -> Group:
+    parts: list = []
+    title = Text.assemble((fmt.node_name(node.id), "bold"), " ", fmt.token(node.token))
+    parts.append(title)
+    parts.append(Text(str(node.id), style="dim"))
+    if node.id.is_error:
+        parts.append(Text("error node: the part of the activation the SAE does not explain", style="italic"))
+    elif node.label:
+        parts.append(Text(node.label, style="bold italic"))
+    rows = [("attribution", f"{fmt.signed(node.attribution)} to {'target' if parent == 'target' else parent}"),
+            ("activation", fmt.num(node.activation))]
+    if details is not None and parent != "target":
+        rows.append(("to target", fmt.signed(details["root_attribution"])))
+    if scale is not None:
+        rows.append(("ablated", "zero" if scale == 0 else f"scaled {fmt.scale(scale)}"))
+    if pair is not None:
+        rows.append(("verify", f"est {fmt.signed(pair.estimated)} actual {fmt.signed(pair.actual)}"))
+    for k, v in rows:
+        parts.append(Text.assemble((f"{k:<12}", "dim"), v))
+    if details is None:
+        parts.append(Text("loading details…", style="italic dim"))
+        return Group(*parts)
+    profile, tokens = details["profile"], details["tokens"]
+    if profile:
+        peak = max(range(len(profile)), key=lambda i: profile[i])
+        spark = Text(fmt.sparkline(profile))
+        if node.id.position < len(spark):
+            spark.stylize("reverse", node.id.position, node.id.position + 1)
+        parts.append(Text("activation across the prompt", style="dim"))
+        parts.append(spark)
+        parts.append(Text(f"peak {fmt.num(profile[peak], 2)} at @{peak} {fmt.token(tokens[peak])}", style="dim"))
+    if details["promoted"]:
+        parts.append(Text.assemble(("promotes  ", "dim"), " ".join(fmt.token(t) for t, _ in details["promoted"])))
+        parts.append(Text.assemble(("suppresses ", "dim"), " ".join(fmt.token(t) for t, _ in details["suppressed"])))
+    info = details["info"]
+    if info is not None and info.snippets:
+        parts.append(Text("top activations", style="dim"))
+        for s in info.snippets[:5]:
+            parts.append(Text("  " + fmt.shorten(" ".join(s.split()), 200)))
+    if details["url"]:
+        parts.append(Text.from_markup(f"[link={details['url']}]Neuronpedia: {details['url']}[/link]"))
+    parts.append(Text(f"SAE {Path(details['source']).name or details['source']}", style="dim"))
+    return Group(*parts)
+
+
+def render_target(trace, ablation, ablations: dict[str, float]) -> Group:
+    t = trace.target
+    parts: list = [Text.assemble(("target ", "dim"), (fmt.token(t.token), "bold"), f" (id {t.id}) @{t.position}")]
+    parts.append(Text.assemble(("metric ", "dim"), t.metric, (f" vs {fmt.token(t.contrast)}" if t.contrast else "")))
+    parts.append(Text.assemble(("clean  ", "dim"), f"{fmt.num(t.value)}  p {fmt.prob(t.prob)}"))
+    if ablation is not None:
+        parts.append(Text.assemble(("ablated ", "dim"), f"{fmt.num(ablation.value)}  p {fmt.prob(ablation.prob)}"))
+        parts.append(Text.assemble(("Δ actual ", "dim"), fmt.signed(ablation.delta), ("  est ", "dim"),
+                                   fmt.signed(ablation.estimated_delta)))
+    if ablations:
+        parts.append(Text(f"ablations ({len(ablations)})", style="bold"))
+        for key, s in ablations.items():
+            parts.append(Text(f"  {fmt.scale(s)} {key}"))
+    parts.append(Text("prompt", style="dim"))
+    parts.append(Text(" ".join(fmt.token(x) for x in trace.tokens)))
+    return Group(*parts)
+
+
+class DetailsPane(VerticalScroll):
+    def compose(self):
+        yield Static("Highlight a row in the tree to see its details.", id="details-body")
+
+    def show(self, renderable) -> None:
+        self.query_one("#details-body", Static).update(renderable)

@@ -1,0 +1,265 @@
+"""The latent tree: root = the target, children = the nodes that drive it, expanded lazily.
+
+Labels are drawn in ``render_label`` from each row's data and the app's exploration state (ablations,
+verify results), so any state change only needs ``refresh_rows()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from .. import format as fmt
+from ..bindings import bindings
+
+TARGET = "target"
+
+
+@dataclass
+class Row:
+    kind: str  # "root", "node", "more", "loading", "note"
+    node: Any = None  # engine Node for "node" rows
+    parent: str = TARGET  # key of the level this row belongs to (trace.children key)
+    text: str = ""
+    loaded: int = 0  # "more" rows: rows already loaded at this level
+    remaining: int = 0  # "more" rows: rows not loaded yet
+
+    @property
+    def key(self) -> str | None:
+        return str(self.node.id) if self.node is not None else (TARGET if self.kind == "root" else None)
+
+    @property
+    def expandable(self) -> bool:
+        return self.kind == "node" and not self.node.id.is_error
+
+
+class LatentTree(Tree[Row]):
+    BINDINGS = bindings("tree")
+    ICON_NODE = "▸ "
+    ICON_NODE_EXPANDED = "▾ "
+
+    class ExpandRequested(Message):
+        """Load children of ``key`` (a node id or "target") from ``offset``; rows go under ``tree_node``."""
+
+        def __init__(self, tree_node: TreeNode, key: str, offset: int):
+            super().__init__()
+            self.tree_node, self.key, self.offset = tree_node, key, offset
+
+    def __init__(self, exploration, **kwargs):
+        super().__init__("no trace yet", data=Row("note", text="no trace yet"), **kwargs)
+        self.auto_expand = False
+        self.guide_depth = 3
+        self.ex = exploration
+        self.colours = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff"}
+
+    # ---- building ---------------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        self.clear()
+        self.root.data = Row("note", text=text)
+        self.root.allow_expand = False
+        self.refresh_rows()
+
+    def show_trace(self, trace, expanded: set[str] | None = None) -> None:
+        """Rebuild from ``trace.children``; nodes in ``expanded`` open at their first occurrence."""
+        self.clear()
+        self.root.data = Row("root")
+        self.root.allow_expand = True
+        opened: set[str] = set()
+        self._fill(self.root, TARGET, trace, expanded or set(), opened)
+        self.root.expand()
+        self.cursor_line = 0
+        self.refresh_rows()
+
+    def _fill(self, tree_node: TreeNode, key: str, trace, expanded: set[str], opened: set[str]) -> None:
+        nodes = trace.children.get(key, [])
+        self.add_rows(tree_node, key, nodes, trace.totals.get(key, len(nodes)), 0)
+        for child in tree_node.children:
+            ckey = child.data.key
+            if child.data.kind == "node" and ckey in expanded and ckey not in opened and ckey in trace.children:
+                opened.add(ckey)
+                self._fill(child, ckey, trace, expanded, opened)
+                child.expand()
+
+    def add_rows(self, tree_node: TreeNode, key: str, nodes, total: int, offset: int) -> None:
+        """Append a page of child rows (and a '… N more' row when the level has more eligible nodes)."""
+        self.drop_placeholders(tree_node)
+        for node in nodes:
+            row = Row("node", node=node, parent=key)
+            if row.expandable:
+                tree_node.add("", data=row)
+            else:
+                tree_node.add_leaf("", data=row)
+        loaded = offset + len(nodes)
+        if not nodes and offset == 0:
+            tree_node.add_leaf("", data=Row("note", parent=key, text="no upstream nodes (first SAE site or none active)"))
+        elif total > loaded:
+            tree_node.add_leaf("", data=Row("more", parent=key, loaded=loaded, remaining=total - loaded))
+
+    def drop_placeholders(self, tree_node: TreeNode) -> None:
+        for child in list(tree_node.children):
+            if child.data is not None and child.data.kind in ("loading", "more", "note"):
+                child.remove()
+
+    def add_loading(self, tree_node: TreeNode) -> None:
+        tree_node.add_leaf("", data=Row("loading", text="loading…"))
+
+    def refresh_rows(self) -> None:
+        """Redraw every label (state such as ablations is shared by all occurrences of a latent)."""
+        self._invalidate()
+
+    # ---- keys -------------------------------------------------------------------------------------
+    @property
+    def row(self) -> Row | None:
+        node = self.cursor_node
+        return node.data if node is not None else None
+
+    def action_expand(self) -> None:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return
+        data = node.data
+        if data.kind == "more":
+            self._load_more(node)
+        elif data.kind == "root" or data.expandable:
+            if node.is_expanded and node.children:
+                self.move_cursor(node.children[0])
+            else:
+                self.open(node)
+
+    def action_toggle(self) -> None:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return
+        if node.data.kind == "more":
+            self._load_more(node)
+        elif node.is_expanded:
+            node.collapse()
+        elif node.data.kind == "root" or node.data.expandable:
+            self.open(node)
+
+    def action_parent(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.parent is not None:
+            self.move_cursor(node.parent)
+
+    def open(self, node: TreeNode) -> None:
+        """Expand a latent: from the trace's cache when its children are known, else ask the app to load."""
+        data = node.data
+        if node.children:
+            node.expand()
+            return
+        trace = self.ex.trace
+        key = data.key
+        if trace is not None and key in trace.children:
+            self.add_rows(node, key, trace.children[key], trace.totals.get(key, 0), 0)
+            node.expand()
+            return
+        self.add_loading(node)
+        node.expand()
+        self.post_message(self.ExpandRequested(node, key, 0))
+
+    def _load_more(self, more: TreeNode) -> None:
+        parent = more.parent
+        data = more.data
+        more.remove()
+        self.add_loading(parent)
+        self.post_message(self.ExpandRequested(parent, data.parent, data.loaded))
+
+    # ---- labels -----------------------------------------------------------------------------------
+    def render_label(self, node: TreeNode[Row], base_style: Style, style: Style) -> Text:
+        label = self.row_text(node.data)
+        label.stylize(style)
+        if node._allow_expand:
+            prefix = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE, base_style)
+            return Text.assemble(prefix, label)
+        return Text.assemble(("  ", base_style), label) if node.data and node.data.kind == "node" else label
+
+    def row_text(self, row: Row | None) -> Text:
+        if row is None:
+            return Text("")
+        if row.kind == "root":
+            return self.root_text()
+        if row.kind == "node":
+            return self.node_text(row)
+        if row.kind == "more":
+            return Text(f"… {row.remaining} more (Enter loads the next page)", style="italic dim")
+        if row.kind == "loading":
+            return Text(row.text or "loading…", style="italic")
+        return Text(row.text, style="dim italic")
+
+    def root_text(self) -> Text:
+        trace = self.ex.trace
+        if trace is None:
+            return Text("no trace yet")
+        t = trace.target
+        metric = t.metric if t.metric != "logit-diff" else f"logit-diff vs {fmt.token(t.contrast or '?')}"
+        text = Text.assemble(("◎ ", "bold"), (fmt.token(t.token), "bold"), f" @{t.position} · {metric} ",
+                             (fmt.num(t.value), "bold"), f" · p {fmt.prob(t.prob)}")
+        ab = self.ex.ablation
+        if ab is not None:
+            text.append(" → ", "bold")
+            text.append(fmt.num(ab.value), Style(color=self.colours["ablated"], bold=True))
+            text.append(f" · p {fmt.prob(ab.prob)} · Δ actual {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
+        elif self.ex.ablations:
+            text.append(" → ablating…", "italic")
+        text.append(self._spearman(TARGET))
+        return text
+
+    def _spearman(self, key: str) -> str:
+        v = self.ex.verify.get(key)
+        if v is None:
+            return ""
+        rho = "n/a" if v.spearman is None else f"{v.spearman:+.2f}"
+        return f" · verify k={v.k} ρ {rho}"
+
+    def node_text(self, row: Row) -> Text:
+        node = row.node
+        key = str(node.id)
+        colour = self.colours["attr-positive" if node.attribution >= 0 else "attr-negative"]
+        sign_style = Style(color=colour)
+        siblings = self.ex.trace.children.get(row.parent, []) if self.ex.trace is not None else []
+        total = sum(abs(n.attribution) for n in siblings) or 1.0
+        largest = max((abs(n.attribution) for n in siblings), default=0.0) or 1.0
+        share = abs(node.attribution) / total  # share of |attribution| among the rows loaded at this level
+        text = Text()
+        scale = self.ex.ablations.get(key)
+        if scale is not None:
+            text.append(fmt.scale(scale) + " ", Style(color=self.colours["ablated"], bold=True))
+        text.append(fmt.signed(node.attribution), sign_style)
+        text.append(" ")
+        text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # bar: relative to the level's largest
+        text.append(" " + fmt.pct(share) + " ")
+        text.append(fmt.node_name(node.id), "bold" if scale is None else Style(bold=True, strike=True))
+        text.append(" " + fmt.token(node.token))
+        text.append(f" a={fmt.num(node.activation, 2)}", "dim")
+        if node.id.is_error:
+            text.append(" error node (what the SAE misses)", "italic")
+        elif node.label:
+            text.append(" " + node.label, "italic")
+        pair = self.ex.verify_pair(row.parent, key)
+        if pair is not None:
+            text.append(f" [est {fmt.signed(pair.estimated)} act {fmt.signed(pair.actual)}]", "dim")
+        text.append(self._spearman(key))
+        return text
+
+    # ---- for tests ----------------------------------------------------------------------------------
+    def as_data(self) -> list[tuple[int, str, str | None, bool, str]]:
+        """Visible rows as plain data: (depth, kind, node id, expanded, label text)."""
+        out = []
+
+        def walk(node: TreeNode, depth: int) -> None:
+            data = node.data
+            out.append((depth, data.kind if data else "?", data.key if data else None, node.is_expanded,
+                        self.row_text(data).plain))
+            if node.is_expanded:
+                for child in node.children:
+                    walk(child, depth + 1)
+
+        walk(self.root, 0)
+        return out

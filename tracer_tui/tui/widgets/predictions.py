@@ -1,0 +1,55 @@
+"""The top-k next-token predictions at the traced position, and the metric in use."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from .. import format as fmt
+from ..bindings import bindings
+
+
+class PredictionList(OptionList):
+    BINDINGS = bindings("predictions")
+
+
+class PredictionsPane(Vertical):
+    class Picked(Message):
+        def __init__(self, token_id: int, token: str):
+            super().__init__()
+            self.token_id, self.token = token_id, token
+
+    def compose(self) -> ComposeResult:
+        yield Static("metric: logprob", id="metric")
+        yield PredictionList(id="prediction-list")
+
+    def show(self, metric: str, contrast: str | None, position: int | None, predictions, target_id: int | None,
+             ablated: bool = False) -> None:
+        head = Text.assemble(("metric ", "dim"), (metric, "bold"))
+        if metric == "logit-diff" and contrast is not None:
+            head.append(f" vs {fmt.token(contrast)}")
+        if position is not None:
+            head.append(f"  next @{position}", "dim")
+        if ablated:
+            head.append("  (ablated)", "italic")
+        self.query_one("#metric", Static).update(head)
+        options = []
+        for i, p in enumerate(predictions):
+            mark = "◎" if p.id == target_id else " "
+            options.append(Option(Text.assemble(f"{mark}{i + 1:>2} ", (fmt.token(p.token), "bold"), " ",
+                                                (fmt.prob(p.prob), "dim")), id=f"{p.id}"))
+        lst = self.query_one(PredictionList)
+        highlighted = lst.highlighted
+        lst.set_options(options)
+        if options:
+            lst.highlighted = min(highlighted or 0, len(options) - 1)
+        self._predictions = list(predictions)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        p = self._predictions[event.option_index]
+        self.post_message(self.Picked(p.id, p.token))
