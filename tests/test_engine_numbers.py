@@ -9,6 +9,7 @@ from reference import metric_with_edits, site_activation, tokens_of
 
 from tracer_tui.engine import Tracer
 from tracer_tui.engine.nodes import Intervention, NodeId
+from tracer_tui.engine.sae_site import ActiveRows
 
 PROMPT = "When Mary and John went to the park, John gave the ball to"
 
@@ -153,13 +154,10 @@ def test_fast_sparse_projection_equals_decoder_vjp(tracer64):
     site = tracer64.saes[1]
     st = trace._clean.sites[1]
     g = torch.randn(3, *st.err.shape, dtype=torch.float64)
-    fast = site.latent_grads(g, st.f, st.pos_idx, st.lat_idx)
-    site.linear_decoder = False
-    try:
-        slow = site.latent_grads(g, st.f, st.pos_idx, st.lat_idx)
-    finally:
-        site.linear_decoder = True
+    fast = site.latent_grads(g, st.f, st.active)
+    slow = site.latent_grads(g, st.f, ActiveRows(st.pos_idx, st.lat_idx, None, []))  # the decode VJP path
     assert torch.allclose(fast, slow, atol=1e-12)
+    assert torch.allclose(site.reconstruct(st.f, st.active), site.decode(st.f), atol=1e-12)
 
 
 def test_attention_hook_z_sae_attributes_by_finite_difference():

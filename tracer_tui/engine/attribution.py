@@ -67,23 +67,25 @@ def scores(site_saes, states, grads):
     out = []
     for site, st, g in zip(site_saes, states, grads):
         g_flat = site.flat(g)  # [k, pos, d_in]
-        lat = st.vals.to(g_flat.dtype) * site.latent_grads(g_flat, st.f, st.pos_idx, st.lat_idx).to(g_flat.dtype)
+        lat = st.vals.to(g_flat.dtype) * site.latent_grads(g_flat, st.f, st.active).to(g_flat.dtype)
         err = torch.einsum("kpd,pd->kp", g_flat, st.err.to(g_flat.dtype))
         out.append(torch.cat([lat, err], dim=1))
     return torch.cat(out, dim=1)
 
 
 def rank(attr, allowed, top_k: int, offset: int = 0, min_attr: float = 0.0):
-    """Per row: indices of the top |attribution| allowed candidates, and how many allowed ones exceed min_attr."""
+    """Per row: indices of the top |attribution| allowed candidates; how many allowed ones exceed min_attr,
+    and the sum of their |attribution|."""
     import torch
 
     mag = attr.abs().masked_fill(~allowed, -1.0)
     eligible = (mag > min_attr) & allowed
     totals = eligible.sum(dim=1).tolist()
+    abs_totals = (attr.abs() * eligible).sum(dim=1).tolist()
     want = min(offset + top_k, attr.shape[1])
     top = mag.topk(want, dim=1).indices if want > 0 else mag[:, :0].long()
     rows = []
     for b in range(attr.shape[0]):
         idx = [i for i in top[b].tolist() if eligible[b, i]]
         rows.append(idx[offset : offset + top_k])
-    return rows, totals
+    return rows, totals, abs_totals

@@ -155,8 +155,9 @@ def _chunk(tracer, ids, comps, mode, means):
                 err = x - sae.decode(f).to(x.dtype)
                 err_parts.append(((err * g).sum(-1) * valid).sum(1))
                 f2 = (f * vmask).reshape(B * L, -1)
-                pos_idx, lat_idx = f2.nonzero(as_tuple=True)
-                lg = sae.latent_grads(g.reshape(1, B * L, -1), f2, pos_idx, lat_idx)[0]
+                active = sae.active_rows(f2)
+                pos_idx, lat_idx = active.pos_idx, active.lat_idx
+                lg = sae.latent_grads(g.reshape(1, B * L, -1), f2, active)[0]
                 contrib = f2[pos_idx, lat_idx] * lg.to(f2.dtype)
                 out = torch.zeros((B, sae.d_sae), dtype=contrib.dtype, device=device)
                 out.index_put_((pos_idx // L, lat_idx), contrib, accumulate=True)

@@ -11,10 +11,17 @@ class SiteState:
 
     act: object  # [1, pos, ...] tensor, part of the autograd graph
     f: object  # [pos, d_sae] dense codes, detached
-    pos_idx: object  # [nnz] positions of active latents
-    lat_idx: object  # [nnz] latent indices of active latents
+    active: object  # ActiveRows: positions, latents (and decoder rows) of the active latents
     vals: object  # [nnz] their activations
     err: object  # [pos, d_in] error term x - x_hat, detached
+
+    @property
+    def pos_idx(self):
+        return self.active.pos_idx
+
+    @property
+    def lat_idx(self):
+        return self.active.lat_idx
 
 
 @dataclass
@@ -58,10 +65,9 @@ def clean_run(adapter, site_saes, tokens, position: int) -> CleanRun:
             act = acts[s.site]
             x = s.flat(act.detach())[0]
             f = s.encode(x)
-            pos_idx, lat_idx = f.nonzero(as_tuple=True)
-            vals = f[pos_idx, lat_idx]
-            err = x - s.reconstruct(f, pos_idx, lat_idx, vals).to(x.dtype)
-            states.append(SiteState(act=act, f=f, pos_idx=pos_idx, lat_idx=lat_idx, vals=vals, err=err))
+            active = s.active_rows(f)
+            err = x - s.reconstruct(f, active).to(x.dtype)
+            states.append(SiteState(act=act, f=f, active=active, vals=f[active.pos_idx, active.lat_idx], err=err))
     return CleanRun(tokens=tokens, logits=logits, sites=states, resid_pre=resid_pre)
 
 

@@ -7,6 +7,7 @@ rewriting this one class.
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 
 from .errors import TracerError
@@ -41,6 +42,7 @@ class ModelAdapter:
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
         self._torch = torch
+        self._tokenizer_lock = threading.RLock()  # HF fast tokenizers are not safe to share across threads
 
     # ---- description -------------------------------------------------------------------------
     def info(self) -> ModelInfo:
@@ -85,7 +87,8 @@ class ModelAdapter:
                 raise TracerError(f"token id {bad[0]} is not in the vocabulary (0..{self.cfg.d_vocab - 1})")
             return self._torch.tensor([ids], dtype=self._torch.long, device=self.device)
         self._need_tokenizer()
-        return self.model.to_tokens(prompt, prepend_bos=self.prepends_bos, truncate=False).to(self.device)
+        with self._tokenizer_lock:
+            return self.model.to_tokens(prompt, prepend_bos=self.prepends_bos, truncate=False).to(self.device)
 
     def str_tokens(self, tokens) -> list[str]:
         return [self.decode_token(int(t)) for t in tokens.reshape(-1)]
@@ -93,11 +96,13 @@ class ModelAdapter:
     def decode_token(self, token_id: int) -> str:
         if self.model.tokenizer is None:
             return f"<{int(token_id)}>"
-        return self.model.tokenizer.decode([int(token_id)])
+        with self._tokenizer_lock:
+            return self.model.tokenizer.decode([int(token_id)])
 
     def encode_text(self, text: str) -> list[int]:
         self._need_tokenizer()
-        return list(self.model.tokenizer.encode(text, add_special_tokens=False))
+        with self._tokenizer_lock:
+            return list(self.model.tokenizer.encode(text, add_special_tokens=False))
 
     def _need_tokenizer(self) -> None:
         if self.model.tokenizer is None:
@@ -126,7 +131,8 @@ class ModelAdapter:
         x = resid[:, position : position + 1]
         if self.cfg.normalization_type is not None:
             x = self.model.ln_final(x)
-        logits = self.model.unembed(x)[:, 0]
+        # x @ W_U directly: TransformerLens' Unembed copies W_U (vocab x d_model) on every call.
+        logits = (x @ self.model.W_U + self.model.b_U)[:, 0]
         cap = getattr(self.cfg, "output_logits_soft_cap", -1.0) or -1.0
         if cap > 0:
             logits = cap * self._torch.tanh(logits / cap)
@@ -175,3 +181,9 @@ class ModelAdapter:
     def decode_ids(self, ids) -> str:
         """Text of a list of token ids (a whole completion, decoded together)."""
         return self.model.tokenizer.decode([int(i) for i in ids])
+
+    def fingerprint(self) -> list:
+        """A cheap identity for caches: the source plus sums of the embedding weights (in-memory models)."""
+        with self._torch.no_grad():
+            w = self.model.W_E.double()
+            return [self.source, self.cfg.model_name, float(w.sum()), float(w.abs().sum())]

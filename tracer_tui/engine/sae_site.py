@@ -14,6 +14,16 @@ _LINEAR_DECODERS = {"StandardSAE", "TopKSAE", "JumpReLUSAE", "GatedSAE", "BatchT
 
 
 @dataclass
+class ActiveRows:
+    """Active latents of one site and, for linear decoders, their decoder rows (same order)."""
+
+    pos_idx: object  # [nnz], sorted
+    lat_idx: object  # [nnz]
+    rows: object  # [nnz, d_in] W_dec rows, or None
+    segments: list  # (position, start, end) slices of the above, one per position with active latents
+
+
+@dataclass
 class LatentInfo:
     label: str
     snippets: list[str] = field(default_factory=list)
@@ -59,30 +69,49 @@ class SiteSAE:
     def decode(self, f):
         return self.sae.decode(f)
 
-    def reconstruct(self, f, pos_idx, lat_idx, vals):
-        """x_hat for codes ``f`` [pos, d_sae]; for a linear decoder, only the active rows are touched."""
+    def active_rows(self, f):
+        """The active latents of codes ``f`` [pos, d_sae] and, for a linear decoder, their decoder rows.
+
+        Gathered once per trace, so reconstruction and latent gradients touch only active rows (the sparse
+        projection), never all of d_sae. ``rows`` is None for decoders that are not a plain linear map.
+        """
+        import torch
+
+        pos_idx, lat_idx = f.nonzero(as_tuple=True)  # sorted by position
         if not self.linear_decoder:
+            return ActiveRows(pos_idx, lat_idx, None, [])
+        counts = torch.bincount(pos_idx, minlength=f.shape[0]).tolist()
+        ends = torch.cumsum(torch.tensor(counts), 0).tolist()
+        segments = [(p, end - n, end) for p, (n, end) in enumerate(zip(counts, ends)) if n]
+        return ActiveRows(pos_idx, lat_idx, self.sae.W_dec[lat_idx], segments)
+
+    def reconstruct(self, f, active: "ActiveRows"):
+        """x_hat for codes ``f`` [pos, d_sae]; a linear decoder sums only the active rows."""
+        if active.rows is None:
             return self.decode(f)
+        vals = f[active.pos_idx, active.lat_idx]
         out = self.sae.b_dec.expand(f.shape[0], -1).clone()
-        return out.index_add_(0, pos_idx, vals[:, None] * self.sae.W_dec[lat_idx])
+        return out.index_add_(0, active.pos_idx, vals[:, None] * active.rows)
 
-    def latent_grads(self, grad_flat, f, pos_idx, lat_idx):
-        """d metric / d f for the active entries (pos_idx, lat_idx) of ``f``, for each batch row.
+    def latent_grads(self, grad_flat, f, active: "ActiveRows"):
+        """d metric / d f for the active entries of ``f``, for each of k metrics.
 
-        grad_flat: [k, pos, d_in] gradients of k metrics w.r.t. this site. Returns [k, nnz].
-        A linear decoder needs only the active decoder rows (sparse projection); anything else
-        (activation normalisation, ...) goes through a vector-Jacobian product of ``sae.decode``.
+        grad_flat: [k, pos, d_in] gradients of k metrics w.r.t. this site. Returns [k, nnz]: g[p] . d_i for a
+        linear decoder, one small matmul per position over its active rows; otherwise a vector-Jacobian
+        product of ``sae.decode``.
         """
         import torch
 
         g = grad_flat.to(self.sae.dtype)
-        if self.linear_decoder:
-            rows = self.sae.W_dec[lat_idx]  # [nnz, d_in]
-            return torch.einsum("knd,nd->kn", g[:, pos_idx], rows)
+        if active.rows is not None:
+            out = g.new_empty((g.shape[0], active.rows.shape[0]))
+            for p, start, end in active.segments:
+                out[:, start:end] = g[:, p] @ active.rows[start:end].T
+            return out
         with torch.enable_grad():
             f_rep = f.detach().unsqueeze(0).expand(g.shape[0], *f.shape).clone().requires_grad_(True)
             (grad_f,) = torch.autograd.grad(self.decode(f_rep), f_rep, grad_outputs=g)
-        return grad_f[:, pos_idx, lat_idx]
+        return grad_f[:, active.pos_idx, active.lat_idx]
 
     def decoder_rows(self, latents):
         """Residual-space directions written by these latents (the W_dec rows)."""

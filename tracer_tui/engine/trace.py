@@ -11,7 +11,7 @@ import threading
 from .ablation import run_interventions
 from .attribution import candidate_table, rank, scores, site_grads
 from .checks import check_top_k
-from .errors import TracerError
+from .errors import TracerError, check_cancel
 from .nodes import TARGET, AblationResult, Intervention, Node, NodeId, Prediction, Target, VerifyPair, VerifyResult
 from .target import metric_from_logits
 
@@ -48,9 +48,9 @@ class Trace:
             grads = site_grads(metric, [st.act for st in clean.sites])
         self._root_scores = scores(tracer.saes, clean.sites, grads)[0].detach()
         self.children: dict[str, list[Node]] = {}
-        self.totals: dict[str, int] = {}
-        self.nodes = self._level(TARGET, self._root_scores[None], [len(tracer.saes)], [spec.position],
-                                 top_k, 0, min_attr)[0]
+        self.totals: dict[str, int] = {}  # parent -> number of eligible nodes (for "... N more")
+        self.abs_totals: dict[str, float] = {}  # parent -> sum of |attribution| over them (for shares)
+        self.nodes = self.more(TARGET, top_k, 0, min_attr)
 
     # ---- ranking -------------------------------------------------------------------------------
     def _allowed(self, max_site: list[int], max_pos: list[int]):
@@ -67,13 +67,15 @@ class Trace:
     def _level(self, parent_ids, attr, max_site, max_pos, top_k, offset, min_attr):
         check_top_k(top_k, min_attr)
         parents = [parent_ids] if isinstance(parent_ids, str) else list(parent_ids)
-        rows, totals = rank(attr, self._allowed(max_site, max_pos), int(top_k), int(offset), float(min_attr))
+        rows, totals, abs_totals = rank(attr, self._allowed(max_site, max_pos), int(top_k), int(offset),
+                                        float(min_attr))
         out = []
         for b, (parent, idx) in enumerate(zip(parents, rows)):
             nodes = [self._node(i, parent, float(attr[b, i])) for i in idx]
             known = self.children.get(parent, []) if offset else []
             self.children[parent] = known + nodes
             self.totals[parent] = totals[b]
+            self.abs_totals[parent] = abs_totals[b]
             out.append(nodes)
         return out
 
@@ -117,7 +119,19 @@ class Trace:
         i = self._index_of(nid)
         return 0.0 if i is None else float(self._cand.activation[i])
 
-    def expand(self, nodes, top_k: int = 10, offset: int = 0, min_attr: float = 0.0) -> dict[str, list[Node]]:
+    def more(self, parent: str, top_k: int = 10, offset: int | None = None, min_attr: float = 0.0) -> list[Node]:
+        """A page of ``parent``'s children ("target" or a latent id); ``offset`` defaults to those loaded."""
+        parent = str(parent)
+        if offset is None:
+            offset = len(self.children.get(parent, []))
+        if parent != TARGET:
+            return self.expand([parent], top_k, offset, min_attr)[parent]
+        with self._lock:
+            return self._level(TARGET, self._root_scores[None], [len(self.tracer.saes)], [self.spec.position],
+                               top_k, offset, min_attr)[0]
+
+    def expand(self, nodes, top_k: int = 10, offset: int = 0, min_attr: float = 0.0,
+               should_cancel=None) -> dict[str, list[Node]]:
         """Top upstream nodes of each given latent, its activation being the metric. One batched backward."""
         import torch
 
@@ -135,12 +149,14 @@ class Trace:
                 sae, st = self.tracer.saes[s_idx], self._clean.sites[s_idx]
                 metrics.append(sae.encode(sae.flat(st.act)[0, nid.position])[nid.latent])
             upstream = max(sites)
+            check_cancel(should_cancel)
             stacked = torch.stack(metrics)
             attr = torch.zeros((len(ids), self._cand.site.numel()), dtype=stacked.dtype, device=stacked.device)
             if upstream > 0:  # nodes at the first site have no upstream sites
                 grads = site_grads(stacked, [st.act for st in self._clean.sites[:upstream]])
                 part = scores(self.tracer.saes[:upstream], self._clean.sites[:upstream], grads).detach()
                 attr[:, : part.shape[1]] = part
+            check_cancel(should_cancel)
             levels = self._level([str(n) for n in ids], attr, sites, [n.position for n in ids], top_k, offset,
                                  min_attr)
         return dict(zip((str(n) for n in ids), levels))
@@ -158,7 +174,7 @@ class Trace:
                               delta=value - self.clean_value, estimated_delta=estimated,
                               top_predictions=_predictions(self.tracer.adapter, probs))
 
-    def verify(self, k: int = 10, parent: str = TARGET) -> VerifyResult:
+    def verify(self, k: int = 10, parent: str = TARGET, should_cancel=None) -> VerifyResult:
         """Real single-node zero-ablations of the top-k children of ``parent``: estimated vs actual Δ."""
         from scipy.stats import spearmanr
 
@@ -174,9 +190,11 @@ class Trace:
             pid = self.check_node(parent)
             site = self.tracer.site_by_name[pid.site]
             probe, clean_value = (site, pid.position, pid.latent), self.activation(pid)
+        check_cancel(should_cancel)
         with self._lock:
             logits, probed = run_interventions(self.tracer.adapter, self.tracer.site_by_name, self._clean, rows,
                                                self.spec.position, probe=probe)
+        check_cancel(should_cancel)
         values = metric_from_logits(logits, self.spec) if probe is None else probed
         pairs = [VerifyPair(c.id, -c.attribution, float(v) - clean_value) for c, v in zip(children, values.tolist())]
         rho = None

@@ -177,6 +177,8 @@ class TracerApp(EngineJobs, App):
         self.query_one(InfoHeader).show_info(info)
         took = f" in {msg.seconds:.1f} s" if self.options.show_timings else ""
         self.status.info(f"ready: {info['model']['name']} loaded{took}")
+        if self.notes:  # start-up problems (theme, keymap, session) stay visible after loading
+            self.status.error(" · ".join(self.notes))
         self._refresh_tokens()
         if self.resume_session is not None:
             self._start_resume(info)
@@ -283,17 +285,14 @@ class TracerApp(EngineJobs, App):
         if self.ex.trace is None:
             return
         self.status.busy(f"expanding {msg.key}…", None)
-        self.expand_job(self.ex.trace_gen, self.ex.trace, msg.key, msg.offset, msg.tree_node.id)
+        self.expand_job(self.ex.trace_gen, self.ex.trace, msg.key, msg.offset, msg.tree_node)
 
     def on_expanded(self, msg: Expanded) -> None:
         if msg.gen != self.ex.trace_gen:
             return
         self.ex.expanded.append({"node": msg.parent, "offset": msg.offset})
-        try:
-            node = self.tree.get_node_by_id(msg.tree_node_id)
-        except Exception:  # the row went away (tree rebuilt)
-            node = None
-        if node is not None:
+        node = msg.tree_node
+        if self.tree.alive(node):
             self.tree.add_rows(node, msg.parent, msg.nodes, msg.total, msg.offset)
             node.expand()
         self.tree.refresh_rows()
@@ -654,13 +653,11 @@ class TracerApp(EngineJobs, App):
             return
         elif msg.what != "trace" and msg.gen != self.ex.trace_gen:
             return
-        if msg.what == "expand" and msg.tree_node_id is not None:
-            try:
-                node = self.tree.get_node_by_id(msg.tree_node_id)
+        if msg.what == "expand" and msg.tree_node is not None:
+            node = msg.tree_node
+            if self.tree.alive(node):
                 self.tree.drop_placeholders(node)
                 node.collapse()
-            except Exception:
-                pass
         if msg.what == "ablate":
             self.ex.ablation = None
             self.tree.refresh_rows()

@@ -15,27 +15,6 @@ from .messages import (Ablated, DetailsReady, Expanded, Loaded, LoadProgress, No
 TARGET = "target"
 
 
-def more_root(trace, top_k: int, offset: int):
-    """Next page of the root's children. The engine's expand() takes latents only, so this uses the Trace's
-    ranking helper directly (see the report: an engine ``trace.more("target", offset)`` would replace it)."""
-    from ..engine.errors import TracerError
-
-    level = getattr(trace, "_level", None)
-    scores = getattr(trace, "_root_scores", None)
-    if level is None or scores is None:
-        raise TracerError("this engine cannot page the root level; raise --top instead")
-    with trace._lock:
-        nodes = level(TARGET, scores[None], [len(trace.tracer.saes)], [trace.target.position], top_k, offset,
-                      0.0)[0]
-    return nodes
-
-
-def expand_page(trace, key: str, top_k: int, offset: int):
-    if key == TARGET:
-        return more_root(trace, top_k, offset)
-    return trace.expand([key], top_k=top_k, offset=offset)[key]
-
-
 def replay(trace, expanded: list[dict], ablations: dict[str, float], top_k: int, cancelled):
     """Re-expand saved nodes (first pages batched in one backward pass) and re-apply ablations."""
     firsts = list(dict.fromkeys(e["node"] for e in expanded if e["offset"] == 0 and e["node"] != TARGET))
@@ -45,7 +24,7 @@ def replay(trace, expanded: list[dict], ablations: dict[str, float], top_k: int,
         if cancelled():
             return None
         if e["offset"] > 0:
-            expand_page(trace, e["node"], top_k, e["offset"])
+            trace.more(e["node"], top_k=top_k, offset=e["offset"])
     return trace.ablate(dict(ablations)) if ablations else None
 
 
@@ -54,8 +33,8 @@ class EngineJobs:
 
     top_k = 10
 
-    def _fail(self, gen: int, what: str, err: BaseException, tree_node_id=None) -> None:
-        self.post_message(WorkFailed(gen, what, describe(err)[0], tree_node_id))
+    def _fail(self, gen: int, what: str, err: BaseException, tree_node=None) -> None:
+        self.post_message(WorkFailed(gen, what, describe(err)[0], tree_node))
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_job(self, factory) -> None:
@@ -113,17 +92,17 @@ class EngineJobs:
             self.post_message(Traced(gen, request, trace, time.perf_counter() - start, extra))
 
     @work(thread=True, group="expand", exit_on_error=False)
-    def expand_job(self, gen: int, trace, key: str, offset: int, tree_node_id) -> None:
+    def expand_job(self, gen: int, trace, key: str, offset: int, tree_node) -> None:
         try:
             with self.engine_lock:
                 if gen != self.ex.trace_gen:
                     return
-                nodes = expand_page(trace, key, self.top_k, offset)
+                nodes = trace.more(key, top_k=self.top_k, offset=offset)
                 total = trace.totals.get(key, len(nodes))
         except Exception as err:
-            self._fail(gen, "expand", err, tree_node_id)
+            self._fail(gen, "expand", err, tree_node)
             return
-        self.post_message(Expanded(gen, key, offset, nodes, total, tree_node_id))
+        self.post_message(Expanded(gen, key, offset, nodes, total, tree_node))
 
     @work(thread=True, exclusive=True, group="ablate", exit_on_error=False)
     def ablate_job(self, gen: int, ablate_gen: int, trace, ablations: dict[str, float]) -> None:

@@ -36,10 +36,10 @@ class Traced(Message):
 
 
 class Expanded(Message):
-    def __init__(self, gen: int, parent: str, offset: int, nodes: list, total: int, tree_node_id: Any):
+    def __init__(self, gen: int, parent: str, offset: int, nodes: list, total: int, tree_node: Any):
         super().__init__()
         self.gen, self.parent, self.offset, self.nodes, self.total = gen, parent, offset, nodes, total
-        self.tree_node_id = tree_node_id
+        self.tree_node = tree_node
 
 
 class Ablated(Message):
@@ -61,9 +61,9 @@ class DetailsReady(Message):
 
 
 class WorkFailed(Message):
-    def __init__(self, gen: int, what: str, message: str, tree_node_id: Any = None):
+    def __init__(self, gen: int, what: str, message: str, tree_node: Any = None):
         super().__init__()
-        self.gen, self.what, self.message, self.tree_node_id = gen, what, message, tree_node_id
+        self.gen, self.what, self.message, self.tree_node = gen, what, message, tree_node
 
 
 class Notice(Message):

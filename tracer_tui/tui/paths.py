@@ -44,5 +44,7 @@ def log_file() -> Path:
 
 
 def repo_dir(name: str) -> Path:
-    """A folder shipped beside the package (themes/, sample_prompts/) in a checkout or editable install."""
-    return Path(__file__).resolve().parents[2] / name
+    """A folder shipped with the package (themes/, sample_prompts/)."""
+    from ..shipped import shipped_dir
+
+    return shipped_dir(name)

@@ -106,6 +106,10 @@ class LatentTree(Tree[Row]):
             if child.data is not None and child.data.kind in ("loading", "more", "note"):
                 child.remove()
 
+    def alive(self, tree_node: TreeNode | None) -> bool:
+        """Is this row still in the tree? (Node ids restart after a rebuild, so compare objects.)"""
+        return tree_node is not None and (tree_node is self.root or self._tree_nodes.get(tree_node.id) is tree_node)
+
     def add_loading(self, tree_node: TreeNode) -> None:
         tree_node.add_leaf("", data=Row("loading", text="loading…"))
 
@@ -223,10 +227,11 @@ class LatentTree(Tree[Row]):
         key = str(node.id)
         colour = self.colours["attr-positive" if node.attribution >= 0 else "attr-negative"]
         sign_style = Style(color=colour)
-        siblings = self.ex.trace.children.get(row.parent, []) if self.ex.trace is not None else []
-        total = sum(abs(n.attribution) for n in siblings) or 1.0
+        trace = self.ex.trace
+        siblings = trace.children.get(row.parent, []) if trace is not None else []
+        total = (trace.abs_totals.get(row.parent) if trace is not None else None) or 1.0
         largest = max((abs(n.attribution) for n in siblings), default=0.0) or 1.0
-        share = abs(node.attribution) / total  # share of |attribution| among the rows loaded at this level
+        share = abs(node.attribution) / total  # share of the whole level's |attribution|, not just loaded rows
         text = Text()
         scale = self.ex.ablations.get(key)
         if scale is not None:

@@ -1,0 +1,28 @@
+"""Snapshots of the main screen at 80x24 and 120x40 (tiny seeded bundle, no timings, no cursor blink)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui_fixtures import make_app, move_to, settle, tiny_tracer, trace_prompt, tui_dirs, wait_loaded  # noqa: F401
+
+PROMPT = "When Mary and John"
+
+
+async def _explore(pilot) -> None:
+    app = pilot.app
+    app.prompt_input.cursor_blink = False
+    await wait_loaded(app, pilot)
+    await trace_prompt(app, pilot, PROMPT)
+    latent = next(n for n in app.ex.trace.nodes if not n.id.is_error)
+    await move_to(app, pilot, str(latent.id))
+    await pilot.press("l")
+    await settle(app, pilot)
+    await pilot.press("a")
+    await settle(app, pilot)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_main_screen(snap_compare, bundle_dir, tiny_tracer, size):
+    app = make_app(bundle_dir, tiny_tracer)
+    assert snap_compare(app, terminal_size=size, run_before=_explore)

@@ -1,0 +1,77 @@
+"""Shared helpers for the TUI tests: the tiny bundle loaded once, an app factory, and waiting helpers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tracer_tui.tui.app import TracerApp
+from tracer_tui.tui.options import Options
+
+
+@pytest.fixture(autouse=True)
+def tui_dirs(tmp_path, monkeypatch):
+    """Keep sessions, logs and user themes out of the real home directory."""
+    monkeypatch.setenv("TRACER_TUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TRACER_TUI_CONFIG_DIR", str(tmp_path / "config"))
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_tracer(bundle_dir):
+    """The tiny seeded bundle, loaded once for the whole test session through the real loader."""
+    from tracer_tui.engine.tracer import Tracer
+
+    return Tracer.load(model=str(bundle_dir))
+
+
+def make_app(bundle_dir, tracer=None, **options) -> TracerApp:
+    """An app on the tiny bundle; with ``tracer`` it skips loading (the factory hands the loaded one over)."""
+    options.setdefault("show_timings", False)
+    factory = (lambda progress: tracer) if tracer is not None else None
+    return TracerApp(Options(model=str(bundle_dir), **options), tracer_factory=factory)
+
+
+async def settle(app, pilot, timeout: float = 60.0) -> None:
+    """Wait until every worker is done and the messages they posted are handled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in app.workers):
+            await pilot.pause()
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("workers did not finish")
+
+
+async def wait_loaded(app, pilot, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while app.tracer is None:
+        await pilot.pause(0.05)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"model did not load: {app.status.last}")
+    await settle(app, pilot)
+
+
+async def trace_prompt(app, pilot, prompt: str) -> None:
+    app.prompt_input.focus()
+    app.prompt_input.value = prompt
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+def node_rows(app):
+    return [r for r in app.tree.as_data() if r[1] == "node"]
+
+
+async def move_to(app, pilot, key: str) -> None:
+    """Put the tree cursor on the first row showing node ``key``."""
+    for line in range(app.tree.last_line + 1):
+        node = app.tree.get_node_at_line(line)
+        if node is not None and node.data is not None and node.data.key == key:
+            app.tree.cursor_line = line
+            await pilot.pause()
+            return
+    raise AssertionError(f"{key} is not in the tree")

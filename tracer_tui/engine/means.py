@@ -1,0 +1,145 @@
+"""Per-site mean activations x̄ for mean-ablation mode.
+
+Lookup order: ``<bundle>/means.safetensors`` next to the loaded bundle (key = site, float32 [d_in]); else computed
+from a text file (one text per non-empty line, or paragraph blocks) or, by default, from the prompts of
+``sample_prompts/*.toml``, averaging over every position except BOS, and cached in
+``platformdirs.user_cache_dir("tracer-tui")/means/<hash>.safetensors`` (hash of model, SAEs and texts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from .errors import TracerError, check_cancel
+
+MEANS_FILE = "means.safetensors"
+
+
+def bundle_means_path(tracer) -> Path | None:
+    src = Path(str(tracer.adapter.source))
+    for cand in (src / MEANS_FILE, src.parent / MEANS_FILE):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def load_means(path, tracer) -> dict | None:
+    """Means for every site from a safetensors file, or None when a site is missing or has the wrong width."""
+    from safetensors.torch import load_file
+
+    try:
+        raw = load_file(str(path))
+    except Exception as err:  # a corrupt file is the user's to fix, not a crash
+        raise TracerError(f"could not read mean activations {str(path)!r}: {str(err).splitlines()[0]}") from None
+    out = {}
+    for s in tracer.saes:
+        v = raw.get(s.site)
+        if v is None or v.numel() != s.d_in:
+            return None
+        out[s.site] = v.reshape(-1)
+    return out
+
+
+def sample_prompt_texts() -> list[str]:
+    from ..demo.prompts import load_sample_prompts
+
+    from ..shipped import shipped_dir
+
+    folder = shipped_dir("sample_prompts")
+    if not folder.is_dir():
+        return []
+    return [p.prompt for p in load_sample_prompts(folder)]
+
+
+def read_texts(path) -> list[str]:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise TracerError(f"means text file {str(path)!r} does not exist")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TracerError(f"means text file {str(path)!r} is not UTF-8 text") from None
+    texts = [t.strip() for t in text.split("\n\n") if t.strip()]
+    if not texts:
+        raise TracerError(f"means text file {str(path)!r} is empty")
+    return texts
+
+
+def site_means(tracer, text_file=None, texts: list[str] | None = None, cache_dir=None, progress=None,
+               should_cancel=None) -> dict:
+    """{site: mean activation [d_in]} (float32, on CPU). See the module docstring for where it comes from."""
+    if text_file is None and texts is None:
+        path = bundle_means_path(tracer)
+        if path is not None:
+            found = load_means(path, tracer)
+            if found is not None:
+                return found
+    if texts is None:
+        texts = read_texts(text_file) if text_file is not None else sample_prompt_texts()
+    if not texts:
+        raise TracerError("mean mode needs mean activations: the model has no means.safetensors and no texts to "
+                          "compute them from; pass a text file (--means-text FILE)")
+    path = _cache_dir(cache_dir) / f"{_key(tracer, texts)}.safetensors"
+    if path.is_file():
+        found = load_means(path, tracer)
+        if found is not None:
+            return found
+    means = compute_means(tracer, texts, progress=progress, should_cancel=should_cancel)
+    try:
+        from safetensors.torch import save_file
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in means.items()}, str(path))
+    except OSError:
+        pass  # a read-only cache only costs a recompute next time
+    return means
+
+
+def compute_means(tracer, texts: list[str], progress=None, should_cancel=None) -> dict:
+    import torch
+
+    adapter = tracer.adapter
+    sums = {s.site: torch.zeros(s.d_in, dtype=torch.float64) for s in tracer.saes}
+    count = 0
+    grabbed: dict = {}
+
+    def grab(act, hook):
+        grabbed[hook.name] = act
+
+    for i, text in enumerate(texts):
+        check_cancel(should_cancel)
+        if progress:
+            progress(f"mean activations {i + 1}/{len(texts)}", i / len(texts))
+        tokens = adapter.tokenize(text)[:, : adapter.cfg.n_ctx]
+        skip = 1 if adapter.prepends_bos else 0
+        if tokens.shape[1] <= skip:
+            continue
+        with torch.inference_mode(), adapter.hooks({s.site: grab for s in tracer.saes}):
+            adapter.run(tokens)
+        for s in tracer.saes:
+            sums[s.site] += s.flat(grabbed[s.site])[0, skip:].to("cpu", torch.float64).sum(0)
+        count += tokens.shape[1] - skip
+    if count == 0:
+        raise TracerError("no tokens to compute mean activations from")
+    return {k: (v / count).to(torch.float32) for k, v in sums.items()}
+
+
+def _cache_dir(cache_dir) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("tracer-tui")) / "means"
+
+
+def _key(tracer, texts) -> str:
+    """Model, SAEs (with a weight fingerprint: in-memory models have no stable name) and texts."""
+    import torch
+
+    with torch.no_grad():
+        model_fp = tracer.adapter.fingerprint()
+        sae_fp = [[s.site, s.source, float(s.sae.W_dec.double().sum())] for s in tracer.saes]
+    blob = json.dumps([model_fp, sae_fp, texts], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
