@@ -50,10 +50,11 @@ def build(shape: dict, device, dtype, seed: int = 0, calib_tokens: int = 128) ->
             sae.W_enc.copy_(w)
             sae.W_dec.copy_(w.T / w.T.norm(dim=-1, keepdim=True))
             sae.b_dec.zero_()
-            # A per-latent threshold making the mean number of active latents per token about ``l0``.
-            pre = (cache[site][0] - sae.b_dec) @ sae.W_enc
+            # One threshold making the mean number of active latents per token about ``l0`` (position 0,
+            # whose residual norm is an outlier, left out as real SAE training does).
+            pre = ((cache[site][0, 1:] - sae.b_dec) @ sae.W_enc).flatten().float()
             q = 1.0 - shape["l0"] / shape["d_sae"]
-            sae.b_enc.copy_(-torch.quantile(pre.float(), q, dim=0).to(dtype))
+            sae.b_enc.fill_(-float(torch.quantile(pre, q)))
         sae.requires_grad_(False)
         saes.append(sae)
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
