@@ -59,17 +59,20 @@ def run_bench(device: str = "auto", repeat: int = 5, tokens: int = 32, tiny: boo
     report("timing: trace")
     times["trace"] = median_time(lambda: tracer.trace(prompt), repeat, sync)
 
-    trace = tracer.trace(prompt, top_k=64)
-    latents = [str(n.id) for n in trace.nodes if not n.id.is_error and n.id.site != sites[0]]
-    while len(latents) < 16:  # top nodes may include few latents: pad with later ones
-        latents += latents[: 16 - len(latents)] or [latents[0]]
+    # 16 latents of one site (the deepest with enough), so expand1 and expand16 differ only in batch size.
+    trace = tracer.trace(prompt, top_k=100000)
+    by_site = {}
+    for n in trace.nodes:
+        if not n.id.is_error and n.id.site != sites[0]:
+            by_site.setdefault(n.id.site, []).append(str(n.id))
+    expand_site = max((s for s in by_site if len(by_site[s]) >= 16), key=sites.index)
+    latents = by_site[expand_site][:16]
     report("timing: expand 1 and 16 nodes")
     times["expand1"] = median_time(lambda: trace.expand(latents[:1]), repeat, sync)
-    times["expand16"] = median_time(lambda: trace.expand(latents[:16]), repeat, sync)
+    times["expand16"] = median_time(lambda: trace.expand(latents), repeat, sync)
 
     mid = shape["n_layers"] // 2
-    node = next(n for n in tracer.trace(prompt, top_k=5000).nodes
-                if n.id.site == f"blocks.{mid}.hook_resid_pre" and not n.id.is_error)
+    node = next(n for n in trace.nodes if n.id.site == f"blocks.{mid}.hook_resid_pre" and not n.id.is_error)
     report("timing: ablation at the middle layer vs a full forward")
     times["ablate6"] = median_time(lambda: trace.ablate([Intervention(node.id, 0.0)]), repeat, sync)
 
@@ -104,6 +107,7 @@ def run_bench(device: str = "auto", repeat: int = 5, tokens: int = 32, tiny: boo
         "cpu": platform.processor() or platform.machine(),
         "shape": {k: v for k, v in shape.items()},
         "tokens": tokens,
+        "expand_site": expand_site,
         "repeat": repeat,
         "seconds": times,
         "ratios": ratios,

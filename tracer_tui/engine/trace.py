@@ -144,13 +144,9 @@ class Trace:
                 raise TracerError(f"cannot expand error node {str(nid)!r}: only latents have upstream drivers")
         with self._lock, torch.enable_grad():
             sites = [self._site_index[n.site] for n in ids]
-            metrics = []
-            for nid, s_idx in zip(ids, sites):
-                sae, st = self.tracer.saes[s_idx], self._clean.sites[s_idx]
-                metrics.append(sae.encode(sae.flat(st.act)[0, nid.position])[nid.latent])
+            stacked = self._node_activations(ids, sites)
             upstream = max(sites)
             check_cancel(should_cancel)
-            stacked = torch.stack(metrics)
             attr = torch.zeros((len(ids), self._cand.site.numel()), dtype=stacked.dtype, device=stacked.device)
             if upstream > 0:  # nodes at the first site have no upstream sites
                 grads = site_grads(stacked, [st.act for st in self._clean.sites[:upstream]])
@@ -160,6 +156,19 @@ class Trace:
             levels = self._level([str(n) for n in ids], attr, sites, [n.position for n in ids], top_k, offset,
                                  min_attr)
         return dict(zip((str(n) for n in ids), levels))
+
+    def _node_activations(self, ids, sites):
+        """Each node's activation, in the autograd graph: one encode per site (reads W_enc once), not per node."""
+        import torch
+
+        out = [None] * len(ids)
+        for s_idx in set(sites):
+            rows = [i for i, s in enumerate(sites) if s == s_idx]
+            sae, st = self.tracer.saes[s_idx], self._clean.sites[s_idx]
+            f = sae.encode(sae.flat(st.act)[0, [ids[i].position for i in rows]])
+            for j, i in enumerate(rows):
+                out[i] = f[j, ids[i].latent]
+        return torch.stack(out)
 
     def ablate(self, interventions) -> AblationResult:
         """Apply all interventions in one forward pass. Accepts Interventions, node ids, or {node: scale}."""
