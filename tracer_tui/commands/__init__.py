@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 # Order is the order in --help.
-NAMES = ("trace", "info", "bench")
+NAMES = ("trace", "contrast", "steer", "info", "bench")
 
 
 def add_all(sub) -> None:

@@ -31,6 +31,12 @@ from .labeling import Completion, as_completions, counts, label, read_completion
 from .sampling import DEFAULT_MAX_TOKENS, DEFAULT_STOP, DEFAULT_TEMPERATURE, prompt_ids, sample_groups
 
 MODES = ("zero", "mean")
+POSITIONS = ("all", "prompt", "completion")  # which positions attributions and activations are summed over
+
+
+def check_positions(positions) -> None:
+    if positions not in POSITIONS:
+        raise TracerError(f"unknown positions {positions!r}: use {', '.join(POSITIONS)}")
 _LATENT_RE = re.compile(r"^(?P<site>[A-Za-z_][\w.]*):(?P<latent>\d+)$")
 BATCH_TOKENS = 4096
 
@@ -74,13 +80,14 @@ class CompletionBatch:
 
 
 def completion_attributions(tracer, ids: list[int], completions_ids: list[list[int]], mode: str = "zero",
-                            means: dict | None = None, batch_tokens: int = BATCH_TOKENS, progress=None,
-                            should_cancel=None) -> CompletionBatch:
+                            means: dict | None = None, batch_tokens: int = BATCH_TOKENS, positions: str = "all",
+                            progress=None, should_cancel=None) -> CompletionBatch:
     """Attribution of every latent to each completion's summed log-prob (see module docstring)."""
     import torch
 
     if mode not in MODES:
         raise TracerError(f"unknown contrast mode {mode!r}: use {' or '.join(MODES)}")
+    check_positions(positions)
     if mode == "mean":
         missing = [s.site for s in tracer.saes if means is None or s.site not in means]
         if missing:
@@ -98,15 +105,20 @@ def completion_attributions(tracer, ids: list[int], completions_ids: list[list[i
         if progress:
             progress(f"attributing completions {start + 1}-{min(n, start + per_chunk)} of {n}", start / max(1, n))
         with torch.enable_grad():
-            parts.append(_chunk(tracer, ids, completions_ids[start : start + per_chunk], mode, means))
+            parts.append(_chunk(tracer, ids, completions_ids[start : start + per_chunk], mode, means, positions))
     check_cancel(should_cancel)
     if progress:
         progress("attribution done", 1.0)
     cat = [torch.cat(col) for col in zip(*[p[:3] for p in parts])]
-    return CompletionBatch(*cat, logprobs=[v for p in parts for v in p[3]])
+    logprobs = [v for p in parts for v in p[3]]
+    bad = [i for i, v in enumerate(logprobs) if v != v or abs(v) == float("inf")]
+    if bad or not bool(torch.isfinite(cat[0]).all()):
+        which = f"completion {bad[0]} has log-prob {logprobs[bad[0]]}" if bad else "an attribution is NaN or infinite"
+        raise TracerError(f"contrast needs finite numbers: {which} under the model; drop or edit that completion")
+    return CompletionBatch(*cat, logprobs=logprobs)
 
 
-def _chunk(tracer, ids, comps, mode, means):
+def _chunk(tracer, ids, comps, mode, means, positions="all"):
     """One forward and one backward pass over a right-padded batch of completions."""
     import torch
 
@@ -124,6 +136,10 @@ def _chunk(tracer, ids, comps, mode, means):
         valid[b, : len(row)] = True
     if adapter.prepends_bos:
         valid[:, 0] = False
+    if positions == "prompt":
+        valid[:, P:] = False
+    elif positions == "completion":
+        valid[:, :P] = False
     # Token t (t >= P) is predicted at position t - 1; padding predicts nothing.
     lengths = torch.tensor([len(c) for c in comps], device=device)
     lp_mask = torch.arange(L - P, device=device)[None] < lengths[:, None]
@@ -302,7 +318,8 @@ def check_counts(n_undesired: int, n_desired: int, n_total: int) -> None:
 def contrast(tracer, prompt: str, completions=None, samples: int | None = None, rule=None, keywords=None,
              labels: dict | None = None, mode: str = "zero", means=None, means_text=None,
              temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = DEFAULT_MAX_TOKENS, seed: int = 0,
-             stop=DEFAULT_STOP, batch_tokens: int = BATCH_TOKENS, progress=None, should_cancel=None) -> Contrast:
+             stop=DEFAULT_STOP, batch_tokens: int = BATCH_TOKENS, positions: str = "all", progress=None,
+             should_cancel=None) -> Contrast:
     """Sample and/or take completions, label them, and attribute: returns a :class:`Contrast`.
 
     completions: texts, (text, undesired) pairs, dicts, Completions, or a path to a completions file. Explicit
@@ -312,6 +329,7 @@ def contrast(tracer, prompt: str, completions=None, samples: int | None = None, 
     """
     if mode not in MODES:
         raise TracerError(f"unknown contrast mode {mode!r}: use {' or '.join(MODES)}")
+    check_positions(positions)
     adapter = tracer.adapter
     ids = prompt_ids(adapter, prompt)
     report = progress or (lambda step, frac: None)
@@ -339,5 +357,6 @@ def contrast(tracer, prompt: str, completions=None, samples: int | None = None, 
         means = site_means(tracer, text_file=means_text, progress=lambda s, f: report(s, 0.7 + 0.05 * f))
     comp_ids = [list(x.ids) if x.ids is not None else adapter.encode_text(x.text) for x in comps]
     batch = completion_attributions(tracer, ids, comp_ids, mode=mode, means=means, batch_tokens=batch_tokens,
+                                    positions=positions,
                                     should_cancel=should_cancel, progress=lambda s, f: report(s, 0.75 + 0.25 * f))
     return Contrast(tracer, prompt, mode, comps, batch)

@@ -176,14 +176,32 @@ class ModelAdapter:
 
     @property
     def eos_token_id(self) -> int | None:
-        return self.model.tokenizer.eos_token_id
+        return None if self.model.tokenizer is None else self.model.tokenizer.eos_token_id
 
     def decode_ids(self, ids) -> str:
         """Text of a list of token ids (a whole completion, decoded together)."""
-        return self.model.tokenizer.decode([int(i) for i in ids])
+        self._need_tokenizer()
+        with self._tokenizer_lock:
+            return self.model.tokenizer.decode([int(i) for i in ids])
 
     def fingerprint(self) -> list:
         """A cheap identity for caches: the source plus sums of the embedding weights (in-memory models)."""
         with self._torch.no_grad():
             w = self.model.W_E.double()
             return [self.source, self.cfg.model_name, float(w.sum()), float(w.abs().sum())]
+
+    def kv_cache(self, batch: int):
+        """A fresh key/value cache for incremental decoding of ``batch`` rows (see ``next_logits``)."""
+        from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache
+
+        return TransformerLensKeyValueCache.init_cache(self.cfg, self.device, batch)
+
+    def next_logits(self, tokens, cache=None):
+        """Logits [batch, vocab] after the last token. With a KV cache, pass only the tokens it has not seen yet;
+        every token is attended to (no pad masking: right-padding is the caller's business)."""
+        if cache is None:
+            resid = self.run(tokens)
+        else:
+            mask = self._torch.ones_like(tokens)
+            resid = self.model(tokens, past_kv_cache=cache, attention_mask=mask, stop_at_layer=self.n_layers)
+        return self.logits_at(resid, resid.shape[1] - 1)

@@ -50,12 +50,14 @@ def sample_completions(adapter, prompt: str, n: int, max_tokens: int = DEFAULT_M
 
 def sample_groups(adapter, ids: list[int], n: int, groups: int = 1, max_tokens: int = DEFAULT_MAX_TOKENS,
                   temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, stop=DEFAULT_STOP, hooks=None,
-                  row_chunk: int | None = None, progress=None, should_cancel=None) -> list[list[Completion]]:
+                  row_chunk: int | None = None, use_cache: bool = True, progress=None,
+                  should_cancel=None) -> list[list[Completion]]:
     """``groups`` x ``n`` completions in one sampling loop; row r of every group uses the same uniforms.
 
     ``hooks(start, stop)`` returns the forward hooks for batch rows start..stop-1 (rows are group-major:
     row = group * n + i), or None. ``row_chunk`` bounds the rows per forward pass (memory); it does not change
-    the result.
+    the result. ``use_cache`` decodes incrementally with a key/value cache (hooks then see the prompt once and
+    each new position once, which is the same computation as re-running the whole sequence).
     """
     import torch
 
@@ -68,6 +70,8 @@ def sample_groups(adapter, ids: list[int], n: int, groups: int = 1, max_tokens: 
                           f"model's context of {n_ctx}: lower max tokens to {max(1, n_ctx - len(ids))} or shorten it")
     rows = n * groups
     chunk = max(1, int(row_chunk or rows))
+    chunks = [(start, min(rows, start + chunk)) for start in range(0, rows, chunk)]
+    caches = [adapter.kv_cache(end - start) for start, end in chunks] if use_cache else [None] * len(chunks)
     device = adapter.device
     work = torch.float32 if device.type == "mps" else torch.float64
     gen = torch.Generator().manual_seed(int(seed))
@@ -82,14 +86,14 @@ def sample_groups(adapter, ids: list[int], n: int, groups: int = 1, max_tokens: 
         u = torch.rand(n, generator=gen, dtype=torch.float64).to(device=device, dtype=work).repeat(groups)
         nxt = torch.empty(rows, dtype=torch.long, device=device)
         live = [i for i in range(rows) if not done[i]]
-        for start in range(0, rows, chunk):
-            end = min(rows, start + chunk)
-            if all(done[start:end]):
+        for (start, end), cache in zip(chunks, caches):
+            if all(done[start:end]):  # rows stay done: their cache may fall behind
                 nxt[start:end] = 0
                 continue
+            # With a KV cache only the tokens it has not seen go in: the whole prompt first, then one per step.
+            fresh = tokens[start:end] if cache is None or step == 0 else tokens[start:end, -1:]
             with torch.inference_mode(), adapter.hooks((hooks(start, end) if hooks else None) or {}):
-                resid = adapter.run(tokens[start:end])
-                logits = adapter.logits_at(resid, resid.shape[1] - 1).to(work)
+                logits = adapter.next_logits(fresh, cache).to(work)
             bad = ~torch.isfinite(logits).all(-1)
             for r in bad.nonzero().flatten().tolist():
                 if not done[start + r]:

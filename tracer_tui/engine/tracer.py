@@ -86,3 +86,15 @@ class Tracer:
                            min_attr=min_attr)
         check_cancel(should_cancel)
         return result
+
+    def contrast(self, prompt: str, **kwargs):
+        """Δ-attribution over sampled or given completions (see engine.contrast.contrast)."""
+        from .contrast import contrast
+
+        return contrast(self, prompt, **kwargs)
+
+    def steer(self, prompt: str, latent: str, **kwargs):
+        """Steering validation of one latent against unsteered and random latents (see engine.steering.steer)."""
+        from .steering import steer
+
+        return steer(self, prompt, latent, **kwargs)

@@ -1,0 +1,115 @@
+"""``tracer-tui contrast``: which latents separate undesired from desired completions (Δ-attribution)."""
+
+from __future__ import annotations
+
+import json
+
+from .common import add_load_options, load_tracer
+
+HELP = "rank latents by Δ-attribution between undesired and desired completions"
+
+
+def add_sampling_options(p, samples_default, samples_help) -> None:
+    g = p.add_argument_group("sampling")
+    g.add_argument("--samples", type=int, default=samples_default, metavar="N", help=samples_help)
+    g.add_argument("--temperature", type=float, default=1.0, metavar="T", help="sampling temperature (default 1; "
+                   "0 = greedy)")
+    g.add_argument("--max-tokens", type=int, default=40, metavar="M", help="tokens per completion at most "
+                   "(default 40); sampling also stops at EOS and at --stop")
+    g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    g.add_argument("--stop", action="append", metavar="TEXT", help="stop string, repeatable; \\n and \\t are "
+                   "understood (default: '\\nUser:'; --stop '' for none)")
+
+
+def add_rule_options(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--rule", metavar="REGEX", help="a completion matching this regex (case-insensitive) is "
+                   "undesired")
+    g.add_argument("--keywords", metavar="A,B,C", help="a completion containing any of these words "
+                   "(case-insensitive) is undesired")
+
+
+def stop_strings(args):
+    from ..engine.sampling import DEFAULT_STOP
+
+    if args.stop is None:
+        return DEFAULT_STOP
+    return tuple(s.replace("\\n", "\n").replace("\\t", "\t") for s in args.stop if s)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("contrast", help=HELP, description="Sample completions of PROMPT (or read them from a file), "
+                       "label them undesired/desired with a rule, and rank SAE latents by Δ-attribution: the mean "
+                       "attribution to the completion's log-prob over undesired completions minus over desired ones. "
+                       "The activation-difference baseline is shown beside it.")
+    p.add_argument("prompt")
+    add_rule_options(p)
+    p.add_argument("--completions", metavar="FILE", help="completions to use: JSON lines {\"completion\": ..., "
+                   "\"undesired\": true|false|null} or plain text separated by lines holding only ---")
+    p.add_argument("--label", action="append", default=[], metavar="I=VALUE",
+                   help="override completion I's label: undesired, desired or none (also true/false); repeatable")
+    p.add_argument("--top", type=int, default=20, metavar="K", help="latents to list (default 20)")
+    p.add_argument("--mode", default="zero", choices=["zero", "mean"],
+                   help="zero: zero-ablation attribution f*(g.d) (default); mean: mean-ablation projection "
+                   "-(g.d)((a-mean).d) with unit d")
+    p.add_argument("--means-text", metavar="FILE", help="mean mode: text to compute mean activations from "
+                   "(default: the bundle's means.safetensors, else the sample prompts)")
+    add_sampling_options(p, None, "completions to sample (default 32, or 0 with --completions)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_load_options(p)
+    p.set_defaults(run=run)
+
+
+def parse_labels(items) -> dict:
+    from ..engine.errors import TracerError
+
+    values = {"undesired": True, "true": True, "yes": True, "1": True, "desired": False, "false": False,
+              "no": False, "0": False, "none": None, "null": None, "unlabelled": None}
+    out = {}
+    for item in items:
+        index, _, value = item.partition("=")
+        try:
+            i = int(index)
+        except ValueError:
+            raise TracerError(f"bad --label {item!r}: expected I=undesired|desired|none, e.g. 3=desired") from None
+        if value.strip().lower() not in values:
+            raise TracerError(f"bad --label {item!r}: the value must be undesired, desired or none")
+        out[i] = values[value.strip().lower()]
+    return out
+
+
+def run(args) -> int:
+    from ..engine.checks import check_top_k
+    from ..engine.contrast import contrast
+    from ..engine.errors import TracerError
+
+    check_top_k(args.top)
+    if args.samples is not None and args.samples < 1:
+        raise TracerError(f"--samples must be at least 1, got {args.samples}")
+    labels = parse_labels(args.label)
+    tracer = load_tracer(args)
+    c = contrast(tracer, args.prompt, completions=args.completions, samples=args.samples, rule=args.rule,
+                 keywords=args.keywords, labels=labels, mode=args.mode, means_text=args.means_text,
+                 temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, stop=stop_strings(args))
+    data = c.to_json(args.top)
+    if args.json:
+        print(json.dumps(data))
+    else:
+        print(render(data))
+    return 0
+
+
+def render(data: dict) -> str:
+    n = data["counts"]
+    lines = [f"prompt  {data['prompt']!r}", f"mode    {data['mode']}   completions: {n['undesired']} undesired, "
+             f"{n['desired']} desired, {n['unlabelled']} unlabelled", ""]
+    lines.append(f"{'#':>3}  {'latent':<32} {'Δ-attr':>10} {'act diff':>10}  label")
+    for i, x in enumerate(data["latents"], 1):
+        lines.append(f"{i:>3}  {x['id']:<32} {x['delta_attribution']:>10.4f} {x['activation_difference']:>10.4f}  "
+                     f"{x['label'] or ''}")
+    lines += ["", "baseline (activation difference):"]
+    for i, x in enumerate(data["baseline"], 1):
+        lines.append(f"{i:>3}  {x['id']:<32} {x['delta_attribution']:>10.4f} {x['activation_difference']:>10.4f}  "
+                     f"{x['label'] or ''}")
+    lines.append(f"\noverlap of the two top-{len(data['latents'])} lists: {data['overlap']}")
+    return "\n".join(lines)
