@@ -50,7 +50,7 @@ def tiny_config() -> BuildConfig:
     )
 
 
-def build(out: Path, cfg: BuildConfig, log=print) -> dict:
+def build(out: Path, cfg: BuildConfig, log=print, reuse_model: Path | None = None) -> dict:
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
     t_start = time.time()
@@ -71,7 +71,19 @@ def build(out: Path, cfg: BuildConfig, log=print) -> dict:
     # 2. model: train the HookedTransformer itself, then save and reload through the bundle format
     cfg_dict = model_config_dict(cfg.model, len(tokenizer), cfg.seed)
     model = HookedTransformer(HookedTransformerConfig(**cfg_dict), tokenizer=tokenizer)
-    losses = train_model(model, rows, cfg.model, cfg.seed, log)
+    if reuse_model is not None:
+        # Same seed + config => the same trained weights; reusing them only saves time when
+        # re-running the SAE stages. Refuse anything that was built differently.
+        prev = json.loads((reuse_model / "metrics.json").read_text())
+        if prev["build"]["config"]["model"] != asdict(cfg.model) or prev["model"]["config"] != cfg_dict:
+            raise ValueError(f"{reuse_model} was built with a different model config")
+        import safetensors.torch
+
+        model.load_state_dict(safetensors.torch.load_file(str(reuse_model / bf.MODEL_DIR / "model.safetensors")))
+        losses = [prev["model"]["final_train_loss"]]
+        log(f"model: reused trained weights from {reuse_model}")
+    else:
+        losses = train_model(model, rows, cfg.model, cfg.seed, log)
     bf.save_bundle_model(model, cfg_dict, tokenizer, out)
     model = bf.load_bundle_model(out)  # every later number is measured on exactly what ships
     heldout_docs = generate_corpus(max(cfg.heldout_rows * 8, 64), cfg.seed + 1)
@@ -131,7 +143,8 @@ def build(out: Path, cfg: BuildConfig, log=print) -> dict:
     # 5. card
     metrics["build"] = {"seed": cfg.seed, "tiny": cfg.tiny, "n_docs": cfg.n_docs, "n_train_rows": int(rows.shape[0]),
                         "threads": torch.get_num_threads(), "torch": torch.__version__,
-                        "build_seconds": time.time() - t_start, "config": asdict(cfg)}
+                        "build_seconds": time.time() - t_start, "config": asdict(cfg),
+                        "model_reused_from": str(reuse_model) if reuse_model is not None else None}
     write_metrics(metrics, out)
     write_card(metrics, out)
     log(f"done in {time.time() - t_start:.0f}s -> {out}")
@@ -144,11 +157,15 @@ def main(argv=None) -> None:
     ap.add_argument("--tiny", action="store_true", help="tiny sizes, few steps (for tests)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reuse-model", type=Path, default=None,
+                    help="skip model training: take the trained weights from an earlier build with the same seed/config")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = tiny_config() if args.tiny else BuildConfig()
     cfg.seed = args.seed
-    metrics = build(args.out, cfg, log=lambda s: print(s, flush=True))
+    if args.reuse_model is not None and args.reuse_model.resolve() == args.out.resolve():
+        ap.error("--reuse-model must differ from --out (the output directory is wiped first)")
+    metrics = build(args.out, cfg, log=lambda s: print(s, flush=True), reuse_model=args.reuse_model)
     failed = [k for k, v in metrics["quality_bars"].items() if not v["pass"]]
     if failed and not cfg.tiny:
         print(f"WARNING: quality bars failed: {failed}", flush=True)

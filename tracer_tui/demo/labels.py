@@ -8,7 +8,7 @@ from collections import Counter
 
 import torch
 
-from .corpus import CONCEPT_WORDS, KINDS, UNDESIRED_RULE
+from .corpus import CONCEPT_WORDS, KINDS, UNDESIRED_RULE, answer_words
 
 N_TOP = 50  # candidates per latent for statistics; the best 5 distinct snippets are stored
 CTX_BEFORE, CTX_AFTER = 10, 2
@@ -53,6 +53,7 @@ def label_site(model, sae, acts: torch.Tensor, rows: torch.Tensor, kinds: torch.
     logit_dirs = sae.W_dec @ model.W_U  # direct effect of each latent on the logits (no ln_final)
     top_up = logit_dirs.topk(8, dim=-1).indices.tolist()
     top_down = (-logit_dirs).topk(8, dim=-1).indices.tolist()
+    answers = set(answer_words()) - {" Who"}
     labels, stats = {}, {}
     for i in range(sae.cfg.d_sae):
         if fires[i] == 0:
@@ -75,6 +76,9 @@ def label_site(model, sae, acts: torch.Tensor, rows: torch.Tensor, kinds: torch.
         label = common_tok.strip() or repr(common_tok)
         if kind_share >= 0.8 and kind >= 0:
             label += f" · {KINDS[kind].replace('_', ' ')}"
+        promoted0 = decode([top_up[i][0]])
+        if promoted0 in answers:  # the latent pushes a planted answer ("of · factual → Paris")
+            label += f" → {promoted0.strip()}"
         labels[str(i)] = {
             "label": label,
             "snippets": snippets,
