@@ -14,7 +14,7 @@ def run_bench(device: str = "auto", repeat: int = 5, tokens: int = 32, tiny: boo
     import torch
 
     from ..engine.devices import resolve_device
-    from ..engine.forward import clean_run
+    from ..engine.forward import clean_run, site_recorder
     from ..engine.nodes import Intervention
     from ..engine.tracer import Tracer
 
@@ -31,16 +31,10 @@ def run_bench(device: str = "auto", repeat: int = 5, tokens: int = 32, tiny: boo
     adapter, sites = tracer.adapter, tracer.sites
 
     def model_fwd_bwd():
-        acts = []
-
-        def keep(act, hook):
-            act = act if act.requires_grad else act.detach().requires_grad_(True)
-            acts.append(act)
-            return act
-
-        with torch.enable_grad(), adapter.hooks({s: keep for s in sites}):
+        acts = {}
+        with torch.enable_grad(), adapter.hooks({s: site_recorder(acts) for s in sites}):
             logits = adapter.logits_at(adapter.run(ids), tokens - 1)
-            torch.autograd.grad(torch.log_softmax(logits, -1)[0, 0], acts)
+            torch.autograd.grad(torch.log_softmax(logits, -1)[0, 0], list(acts.values()))
 
     with torch.inference_mode():
         cached = clean_run(adapter, tracer.saes, ids, tokens - 1)

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import TracerError, check_cancel
+from .forward import site_recorder
 from .labeling import Completion, as_completions, counts, label, read_completions_file
 from .sampling import DEFAULT_MAX_TOKENS, DEFAULT_STOP, DEFAULT_TEMPERATURE, prompt_ids, sample_groups
 
@@ -145,13 +146,7 @@ def _chunk(tracer, ids, comps, mode, means, positions="all"):
     lp_mask = torch.arange(L - P, device=device)[None] < lengths[:, None]
 
     acts: dict[str, object] = {}
-
-    def keep(act, hook):
-        if not act.requires_grad:
-            act = act.detach().requires_grad_(True)
-        acts[hook.name] = act
-        return act
-
+    keep = site_recorder(acts)
     with adapter.hooks({s.site: keep for s in tracer.saes}):
         resid = adapter.run(tokens)
         lp = adapter.token_logprobs(resid, tokens, start=P - 1)

@@ -40,12 +40,7 @@ def clean_run(adapter, site_saes, tokens, position: int) -> CleanRun:
     acts: dict[str, object] = {}
     resid_pre: dict[int, object] = {}
 
-    def keep_site(act, hook):
-        # The first site becomes the graph's leaf; later sites stay connected to it.
-        if not act.requires_grad:
-            act = act.detach().requires_grad_(True)
-        acts[hook.name] = act
-        return act
+    keep_site = site_recorder(acts)
 
     def keep_resid(act, hook):
         resid_pre[int(hook.name.split(".")[1])] = act.detach()
@@ -69,6 +64,22 @@ def clean_run(adapter, site_saes, tokens, position: int) -> CleanRun:
             err = x - s.reconstruct(f, active).to(x.dtype)
             states.append(SiteState(act=act, f=f, active=active, vals=f[active.pos_idx, active.lat_idx], err=err))
     return CleanRun(tokens=tokens, logits=logits, sites=states, resid_pre=resid_pre)
+
+
+def site_recorder(store: dict):
+    """A hook keeping each site's activation in the autograd graph, by hook name, in ``store``.
+
+    The first site reached becomes the graph's leaf; later sites stay connected to it, so one backward pass
+    gives the gradient at every site.
+    """
+
+    def keep(act, hook):
+        if not act.requires_grad:
+            act = act.detach().requires_grad_(True)
+        store[hook.name] = act
+        return act
+
+    return keep
 
 
 def _both(first, second):
