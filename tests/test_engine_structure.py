@@ -1,9 +1,6 @@
-"""How the engine computes: each SAE encoded once per trace, one batched backward per expansion, clean imports."""
+"""How the engine computes: each SAE encoded once per trace, one batched backward per expansion, paging."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import torch
 
@@ -68,20 +65,3 @@ def test_min_attr_and_paging(tracer):
     assert [str(n.id) for n in page1 + page2] == [str(n.id) for n in both]
     assert len(trace.children[str(parent.id)]) == 6
     assert trace.totals[str(parent.id)] >= 6
-
-
-def test_engine_never_imports_textual():
-    code = (
-        "import importlib, pkgutil, sys, tracer_tui.engine as e\n"
-        "for m in pkgutil.iter_modules(e.__path__): importlib.import_module(f'tracer_tui.engine.{m.name}')\n"
-        "import tracer_tui.engine.loading, tracer_tui.errors_text\n"
-        "print('textual' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
-
-
-def test_cli_import_does_not_load_torch():
-    code = "import sys, tracer_tui.cli; tracer_tui.cli.build_parser(); print(sorted(m for m in ('torch', 'transformer_lens', 'sae_lens') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
