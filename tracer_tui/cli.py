@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:  # e.g. `tracer-tui trace ... --json | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as err:  # every failure ends as one line, never a traceback
         if os.environ.get("TRACER_TUI_DEBUG"):
             raise
