@@ -30,6 +30,8 @@ CASES = [
     ("position out of range", ["trace", PROMPT, "--position", "500"], "out of range"),
     ("contrast equals target", ["trace", PROMPT, "--target", " Mary", "--metric", "logit-diff", "--contrast", " Mary"],
      "equals the target"),
+    ("multi-token contrast", ["trace", PROMPT, "--metric", "logit-diff", "--contrast", " Mary and John"],
+     "contrast ' Mary and John' is 3 tokens"),
     ("logit-diff without contrast", ["trace", PROMPT, "--metric", "logit-diff"], "needs a contrast token"),
     ("K = 0", ["trace", PROMPT, "--top", "0"], "top-K must be a positive"),
     ("K negative", ["trace", PROMPT, "--top", "-3"], "top-K must be a positive"),
@@ -38,6 +40,13 @@ CASES = [
     ("unknown node site", ["trace", PROMPT, "--ablate", "blocks.9.hook_resid_pre:1@2"], "no SAE on site"),
     ("unknown latent", ["trace", PROMPT, "--ablate", "blocks.0.hook_resid_pre:4000@2"], "outside 0..47"),
     ("bad ablation scale", ["trace", PROMPT, "--ablate", "blocks.0.hook_resid_pre:1@2=big"], "bad scale"),
+    ("empty target", ["trace", PROMPT, "--target", ""], "empty target token"),
+    ("negative minimum attribution", ["trace", PROMPT, "--min-attr", "-1"], "minimum |attribution| must be >= 0"),
+    ("verify 0", ["trace", PROMPT, "--verify", "0"], "--verify must be at least 1"),
+    ("node past the target position", ["trace", PROMPT, "--ablate", "blocks.0.hook_resid_pre:1@200"],
+     "position 200 is past the target position"),
+    ("non-finite ablation scale", ["trace", PROMPT, "--ablate", "blocks.0.hook_resid_pre:1@2=nan"],
+     "must be a finite number, got nan"),
     ("unknown dtype", ["trace", PROMPT, "--dtype", "float8"], "unknown dtype"),
     ("float16 on cpu", ["trace", PROMPT, "--dtype", "float16", "--device", "cpu"], "not supported on the CPU"),
     ("unknown device", ["trace", PROMPT, "--device", "tpu"], "device"),
@@ -103,12 +112,46 @@ def test_cuda_unavailable(capsys, bundle_dir):
 
 
 def test_no_network_and_empty_cache(capsys, tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    # huggingface_hub read the environment when it was imported: set its constants too (else ~25 s of retries).
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     _expect_error(capsys, ["info", "--model", "gpt2", "--sae", "gpt2-small-res-jb/blocks.3.hook_resid_pre"],
                   "not in the Hugging Face cache")
+
+
+def test_empty_list_of_token_ids(tracer):
+    from tracer_tui.engine.errors import TracerError
+
+    with pytest.raises(TracerError, match="empty prompt: no token ids given"):
+        tracer.trace([])
+
+
+def test_engine_refuses_impossible_requests(tracer):
+    from tracer_tui.engine.errors import TracerError
+
+    trace = tracer.trace(PROMPT)
+    error = next(n.id for n in trace.nodes if n.id.is_error)
+    latent = next(n.id for n in trace.nodes if not n.id.is_error)
+    with pytest.raises(TracerError, match=f"cannot expand error node '{error}': only latents have upstream"):
+        trace.expand([error])
+    with pytest.raises(TracerError, match="has not been expanded: expand it before verifying its children"):
+        trace.verify(3, parent=str(latent))
+    with pytest.raises(TracerError, match="verify needs k >= 1, got 0"):
+        trace.verify(0)
 
 
 def test_more_nodes_than_exist_is_fine(tracer):
     trace = tracer.trace(PROMPT, top_k=100000)
     assert 0 < len(trace.nodes) == trace.totals["target"]
+
+
+def test_more_nodes_than_exist_on_the_command_line(capsys, bundle_dir):
+    import json
+
+    assert main(["trace", PROMPT, "--top", "100000", "--model", str(bundle_dir), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert 0 < len(data["nodes"]) < 100000  # works, and returns what exists

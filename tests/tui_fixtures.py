@@ -75,3 +75,57 @@ async def move_to(app, pilot, key: str) -> None:
             await pilot.pause()
             return
     raise AssertionError(f"{key} is not in the tree")
+
+
+PROMPT = "When Mary and John"
+
+
+async def assert_recovers(app, pilot, prompt: str = PROMPT) -> None:
+    """After an error: the app is up, and a new valid trace from the prompt box reaches the tree."""
+    assert app.is_running
+    await trace_prompt(app, pilot, prompt)
+    assert app.status.last.startswith("traced "), app.status.last
+    assert app.ex.request.prompt == prompt and node_rows(app)
+
+
+class SlowTracer:
+    """Wraps a Tracer so each trace stops midway (after the forward pass, before the backward pass) and waits
+    there until ``release`` is set or the caller cancels. ``active`` counts traces still running in a thread."""
+
+    def __init__(self, tracer):
+        import threading
+
+        self._tracer = tracer
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.active = 0
+
+    def __getattr__(self, name):
+        return getattr(self._tracer, name)
+
+    def trace(self, *args, should_cancel=None, **kwargs):
+        checks = 0
+
+        def gate() -> bool:
+            nonlocal checks
+            checks += 1
+            if checks == 2:  # the engine's check between the forward and the backward pass
+                self.started.set()
+                deadline = time.monotonic() + 30
+                while not self.release.is_set() and not should_cancel() and time.monotonic() < deadline:
+                    time.sleep(0.005)
+            return should_cancel()
+
+        self.active += 1
+        try:
+            return self._tracer.trace(*args, should_cancel=gate, **kwargs)
+        finally:
+            self.active -= 1
+
+
+async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        await pilot.pause(0.01)

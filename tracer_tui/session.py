@@ -7,7 +7,9 @@ order, ablations) plus the explored graph in networkx node-link form for other t
 
 from __future__ import annotations
 
+import glob
 import json
+import math
 import os
 import re
 import tempfile
@@ -18,6 +20,7 @@ from pathlib import Path
 FORMAT = "tracer-tui-session"
 VERSION = 1
 LAST = "last"
+STALE_TEMP_S = 60.0  # a temp file this old is debris from a killed save
 
 
 class SessionError(ValueError):
@@ -55,10 +58,13 @@ class Session:
                               for e in data.get("expanded", [])],
                     ablations={str(k): float(v) for k, v in (data.get("ablations") or {}).items()},
                     graph=data.get("graph"), saved=float(data.get("saved", 0.0)))
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError) as err:  # e.g. a list where an object belongs
             raise SessionError(f"{source} is damaged: bad or missing field ({err})") from None
         if s.target is not None and not isinstance(s.target, dict):
             raise SessionError(f"{source} is damaged: 'target' must be an object")
+        bad = [k for k, v in s.ablations.items() if not math.isfinite(v)]
+        if bad:
+            raise SessionError(f"{source} is damaged: ablation scale of {bad[0]} is not a finite number")
         return s
 
     def check_model(self, model: str, saes: list[str], source: str = "session") -> None:
@@ -103,6 +109,19 @@ def atomic_write(path: Path, text: str) -> None:
             os.close(dfd)
     except OSError:
         pass
+    sweep_stale_temps(path)
+
+
+def sweep_stale_temps(path: Path, older_than: float = STALE_TEMP_S) -> None:
+    """Delete temp files that a writer killed mid-save left beside ``path``. Only old ones: a fresh temp file may
+    belong to another process saving right now."""
+    now = time.time()
+    for tmp in Path(path).parent.glob(f".{glob.escape(Path(path).name)}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 def new_session_path(prompt: str = "", directory: Path | None = None) -> Path:
@@ -151,6 +170,6 @@ def load_session(path: Path) -> Session:
         raise SessionError(f"cannot read session {path}: {err}") from None
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise SessionError(f"session {path} is corrupt or truncated (not valid JSON); it was left untouched") from None
     return Session.from_json(data, f"session {path}")

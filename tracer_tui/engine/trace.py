@@ -6,6 +6,7 @@ new forward pass. Calls are serialised by a lock: the TUI may call from several 
 
 from __future__ import annotations
 
+import math
 import threading
 
 from .ablation import run_interventions
@@ -178,7 +179,8 @@ class Trace:
                                           self.spec.position)
         value = float(metric_from_logits(logits, self.spec)[0])
         probs = logits.float().softmax(-1)[0]
-        estimated = -sum((1.0 - iv.scale) * self.root_attribution(iv.node) for iv in ivs)
+        # fsum is exactly rounded, so the estimate does not depend on the order the ablations were given in.
+        estimated = 0.0 - math.fsum((1.0 - iv.scale) * self.root_attribution(iv.node) for iv in ivs)
         return AblationResult(interventions=ivs, value=value, prob=float(probs[self.spec.id]),
                               delta=value - self.clean_value, estimated_delta=estimated,
                               top_predictions=_predictions(self.tracer.adapter, probs))

@@ -14,9 +14,10 @@ import threading
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from .. import session as sessions
@@ -35,6 +36,7 @@ from .state import METRICS, Exploration, TraceRequest
 from .themes import DEFAULT_THEME, VARIABLES, load_theme_specs, to_textual
 from .timing import Timing
 from .widgets.details import DetailsPane, render_node, render_target
+from .widgets.footer import TracerFooter
 from .widgets.header import InfoHeader
 from .widgets.latent_tree import TARGET, LatentTree
 from .widgets.predictions import PredictionList, PredictionsPane
@@ -73,6 +75,8 @@ class TracerApp(EngineJobs, App):
         self.save_lock = threading.Lock()
         self.save_seq = 0
         self.metric, self.contrast = "logprob", None
+        self._settled = ("logprob", None)  # metric and contrast of the trace on screen (restored after a failure)
+        self.load_error: str | None = None  # why the model did not load (no trace can run)
         self.notes: list[str] = []  # start-up problems shown once the screen is up
         self._pending: tuple | None = None  # a trace requested before the model was ready
         self._details_cache: dict[tuple[int, str], dict] = {}
@@ -98,7 +102,7 @@ class TracerApp(EngineJobs, App):
                 yield PredictionsPane(id="predictions")
                 yield DetailsPane(id="details")
         yield StatusLine(id="status")
-        yield Footer()
+        yield TracerFooter()
 
     @property
     def status(self) -> StatusLine:
@@ -233,6 +237,10 @@ class TracerApp(EngineJobs, App):
         if request.metric == "logit-diff" and not request.contrast:
             self.status.error("logit-diff needs a contrast token: press x to set one")
             return
+        if self.tracer is None and self.load_error is not None:
+            self.status.error(f"no model is loaded ({self.load_error}): restart tracer-tui with another --model, "
+                              "--sae, --device or --dtype")
+            return
         self.ex.gen += 1
         if self.tracer is None:
             self._pending = (request, session)
@@ -259,6 +267,7 @@ class TracerApp(EngineJobs, App):
         self.metric = msg.trace.target.metric
         if msg.trace.target.contrast is not None:
             self.contrast = msg.trace.target.contrast
+        self._settled = (self.metric, self.contrast)
         self.tree.show_trace(msg.trace, expanded)
         self._show_predictions()
         self._show_details()
@@ -414,7 +423,7 @@ class TracerApp(EngineJobs, App):
             for nodes in self.ex.trace.children.values():
                 for n in nodes:
                     labels[str(n.id)] = f"{fmt.token(n.token)} {n.label or ''}"
-        items = [(k, f"{fmt.scale(s):>5} {k} {labels.get(k, '')}") for k, s in self.ex.ablations.items()]
+        items = [(k, Text(f"{fmt.scale(s):>5} {k} {labels.get(k, '')}")) for k, s in self.ex.ablations.items()]
 
         def remove(key: str) -> None:
             self.ex.ablations.pop(key, None)
@@ -528,29 +537,30 @@ class TracerApp(EngineJobs, App):
             self.status.info("cancelled")
 
     # ---- sample prompts and export ---------------------------------------------------------------------------
-    def sample_prompts(self) -> list:
-        from ..demo.prompts import load_sample_prompts
+    def sample_prompts(self) -> tuple[list, list[str]]:
+        """(readable samples, one message per broken file)."""
+        from .samples import load_samples
 
-        return load_sample_prompts(paths.repo_dir("sample_prompts"))
+        return load_samples(paths.repo_dir("sample_prompts"))
 
     def action_samples(self) -> None:
-        try:
-            samples = self.sample_prompts()
-        except Exception as err:
-            self.status.error(f"cannot read sample prompts: {describe(err)[0]}")
-            return
+        samples, errors = self.sample_prompts()
+        if errors:
+            self.status.error(f"skipped {len(errors)} broken sample prompt file(s): {' · '.join(errors)}")
         if not samples:
-            self.status.error(f"no sample prompts in {paths.repo_dir('sample_prompts')}")
+            if not errors:
+                self.status.error(f"no sample prompts in {paths.repo_dir('sample_prompts')}")
             return
         by_name = {s.name: s for s in samples}
-        items = [(s.name, f"{s.title}  [dim]→ {fmt.token(s.target)} · {s.model}[/]") for s in samples]
+        items = [(s.name, Text.assemble(s.title, "  ", (f"→ {fmt.token(s.target)} · {s.model}", "dim")))
+                 for s in samples]  # Text, not markup: a '[' in a title is just a character
         self.push_screen(PickerScreen("Sample prompts", items), lambda name: name and self.load_sample(by_name[name]))
 
     def load_sample(self, sample) -> None:
         self.prompt_input.value = sample.prompt
         if sample.model not in ("demo", None) and self.options.model is None:
             self.notify(f"this sample is made for {sample.model} (--model {sample.model} --sae {sample.sae})",
-                        severity="warning")
+                        severity="warning", markup=False)
         self.tree.focus()
         self.request_trace(TraceRequest(sample.prompt, target=sample.target, metric=self.metric,
                                         contrast=sample.contrast or self.contrast))
@@ -649,9 +659,16 @@ class TracerApp(EngineJobs, App):
             self.query_one(InfoHeader).show_loading("failed")
             self.tree.show_message("the model did not load: see the status line")
             self._pending = None
-        elif msg.what == "trace" and msg.gen != self.ex.gen:
-            return
-        elif msg.what != "trace" and msg.gen != self.ex.trace_gen:
+            self.load_error = msg.message
+        elif msg.what in ("trace", "resume"):
+            if msg.gen != self.ex.gen:
+                return
+            if self.ex.trace is not None:  # a failed request (bad contrast, metric) does not stick
+                self.metric, self.contrast = self._settled
+            if msg.what == "resume":  # never overwrite a session that could not be replayed
+                self.session_path = None
+                msg.message += "; the session file is left unchanged"
+        elif msg.gen != self.ex.trace_gen:
             return
         if msg.what == "expand" and msg.tree_node is not None:
             node = msg.tree_node
@@ -689,11 +706,7 @@ class TracerApp(EngineJobs, App):
         for name in self.theme_names:
             yield SystemCommand(f"Theme: {name}", "switch to this theme", lambda n=name: setattr(self, "theme", n),
                                 discover=False)
-        try:
-            samples = self.sample_prompts()
-        except Exception:
-            samples = []
-        for s in samples:
+        for s in self.sample_prompts()[0]:
             yield SystemCommand(f"Sample: {s.title}", f"{s.prompt!r} → {s.target!r}",
                                 lambda s=s: self.load_sample(s), discover=False)
 

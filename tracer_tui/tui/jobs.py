@@ -86,7 +86,7 @@ class EngineJobs:
             return
         except Exception as err:
             if not cancelled():
-                self._fail(gen, "trace", err)
+                self._fail(gen, "trace" if session is None else "resume", err)
             return
         if not cancelled():
             self.post_message(Traced(gen, request, trace, time.perf_counter() - start, extra))

@@ -18,6 +18,8 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
     except (OSError, UnicodeDecodeError, ValueError) as err:
         return {}, f"keymap {path}: {str(err).splitlines()[0]} (ignored)"
     table = data.get("keys", data)
+    if not isinstance(table, dict):
+        return {}, f"keymap {path}: [keys] must be a table of binding id = \"keys\" (ignored)"
     keymap = {str(k): str(v) for k, v in table.items() if isinstance(v, str)}
     bad = [k for k, v in table.items() if not isinstance(v, str)]
     return keymap, (f"keymap {path}: values must be key strings: {', '.join(bad)}" if bad else None)

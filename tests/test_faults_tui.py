@@ -1,0 +1,188 @@
+"""Faults inside the running app: cancellation, exceptions and out-of-memory in workers, terminal resizes and
+real signals. The app reports each one and stays usable; nothing stale reaches the screen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+
+import pytest
+
+from tracer_tui.tui.widgets.latent_tree import LatentTree
+
+from tui_fixtures import (PROMPT, SlowTracer, assert_recovers, make_app, move_to, node_rows, settle,  # noqa: F401
+                          tiny_tracer, trace_prompt, tui_dirs, wait_for, wait_loaded)
+
+OOM = ("out of memory on the device: try a shorter prompt, fewer SAEs (--sae), a smaller --top, or --device cpu")
+
+
+async def _start_slow_trace(app, pilot, slow, prompt: str) -> None:
+    slow.started.clear()
+    app.prompt_input.focus()
+    app.prompt_input.value = prompt
+    await pilot.press("enter")
+    await wait_for(pilot, slow.started.is_set)  # the trace is midway, in its thread
+
+
+async def test_cancel_midway_then_again_repeatedly(bundle_dir, tiny_tracer):
+    slow = SlowTracer(tiny_tracer)
+    app = make_app(bundle_dir, slow)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(app, pilot)
+        slow.release.set()
+        await trace_prompt(app, pilot, PROMPT)
+        before = app.tree.as_data()
+        slow.release.clear()
+        for i in range(6):
+            await _start_slow_trace(app, pilot, slow, f"The Eiffel Tower {i}")
+            await pilot.press("escape")
+            await settle(app, pilot)
+            await wait_for(pilot, lambda: slow.active == 0)  # the thread itself stopped, not just the worker
+            assert app.status.last == "cancelled"
+            assert app.tree.as_data() == before and app.ex.request.prompt == PROMPT  # no stale tree
+        # Three requests in a row, each superseding the last, then one cancel: still nothing stale.
+        for i in range(3):
+            await _start_slow_trace(app, pilot, slow, f"When John {i}")
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await wait_for(pilot, lambda: slow.active == 0)
+        assert app.tree.as_data() == before
+        assert not list(app.workers)  # no leaked worker
+        slow.release.set()
+        await assert_recovers(app, pilot, "When Mary")
+        assert not list(app.workers) and slow.active == 0
+
+
+async def test_exception_in_a_worker_is_shown_and_the_app_stays_up(bundle_dir, tiny_tracer, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(app, pilot)
+        monkeypatch.setattr(tiny_tracer, "trace", boom)
+        await trace_prompt(app, pilot, PROMPT)
+        assert app.status.last == "trace failed: unexpected RuntimeError: boom (set TRACER_TUI_DEBUG=1 for a traceback)"
+        assert app.ex.trace is None and app.is_running
+        monkeypatch.undo()
+        await assert_recovers(app, pilot)
+
+        # An expansion that raises: the row closes again (no "loading…" left behind) and can be retried.
+        latent = next(r[2] for r in node_rows(app) if ":error@" not in r[2])
+        monkeypatch.setattr(app.ex.trace, "more", boom)
+        await move_to(app, pilot, latent)
+        await pilot.press("l")
+        await settle(app, pilot)
+        assert app.status.last.startswith("expand failed: unexpected RuntimeError: boom")
+        assert not any(r[1] == "loading" for r in app.tree.as_data())
+        monkeypatch.undo()
+        await pilot.press("l")
+        await settle(app, pilot)
+        assert latent in app.ex.trace.children and app.status.last.startswith("10 upstream nodes of")
+
+
+async def test_out_of_memory_is_reported_with_a_suggestion(bundle_dir, tiny_tracer, monkeypatch):
+    import torch
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.11 GiB total)")
+
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(app, pilot)
+        monkeypatch.setattr(tiny_tracer, "trace", oom)
+        await trace_prompt(app, pilot, PROMPT)
+        assert app.status.last == f"trace failed: {OOM}" and app.is_running
+        monkeypatch.undo()
+        await assert_recovers(app, pilot)
+        monkeypatch.setattr(app.ex.trace, "ablate", oom)  # the ablation's forward pass runs out of memory
+        app.tree.focus()
+        app.tree.cursor_line = 1
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert app.status.last == f"ablate failed: {OOM}" and app.ex.ablation is None
+        monkeypatch.undo()
+        await assert_recovers(app, pilot, "When Mary")
+
+
+def _usable(app) -> None:
+    """Key widgets are on screen, non-empty and inside the terminal."""
+    screen = app.screen.region
+    for selector in ("#header", "#prompt", "#tokens", "#tree", "#status", "Footer"):
+        widget = app.query_one(selector)
+        region = widget.region
+        assert widget.display and region.width > 0 and region.height > 0, (selector, region)
+        assert screen.contains_region(region), (selector, region, screen)
+    assert app.query_one(LatentTree).region.height >= 5  # room for rows, not a sliver
+
+
+async def test_resize_during_a_trace_down_to_80x24(bundle_dir, tiny_tracer):
+    slow = SlowTracer(tiny_tracer)
+    app = make_app(bundle_dir, slow)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_loaded(app, pilot)
+        await _start_slow_trace(app, pilot, slow, PROMPT)
+        for size in [(120, 40), (80, 24), (200, 60), (80, 24)]:
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            assert app.screen.region.size == size
+            _usable(app)
+        slow.release.set()
+        await settle(app, pilot)
+        assert app.status.last.startswith("traced ") and node_rows(app)
+        _usable(app)
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        _usable(app)
+        app.tree.focus()
+        await pilot.press("j", "j")  # the tree still takes keys after the resizes
+        assert app.tree.cursor_line == 2
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+async def test_real_signal_saves_the_session_and_exits(bundle_dir, tiny_tracer, tui_dirs, signame):
+    sig = getattr(signal, signame, None)
+    if sig is None:
+        pytest.skip(f"no {signame} on this platform")
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(app, pilot)
+        await trace_prompt(app, pilot, PROMPT)
+        await settle(app, pilot)
+        saved = json.loads(app.session_path.read_text())["saved"]
+        handler = signal.getsignal(sig)
+        assert handler not in (signal.SIG_DFL, signal.SIG_IGN, None), "the app did not install its handler"
+        await asyncio.sleep(0.01)
+        os.kill(os.getpid(), sig)
+        for _ in range(400):
+            if app.return_code is not None:
+                break
+            await asyncio.sleep(0.01)
+    assert app.return_code == 0
+    data = json.loads(app.session_path.read_text())
+    assert data["prompt"] == PROMPT and data["saved"] > saved  # written again on the signal
+
+
+async def test_focus_changes_do_not_pile_up_footer_keys(bundle_dir, tiny_tracer):
+    """Every focus change rebuilds the footer; the removed keys must be freed (a long session changes focus
+    thousands of times)."""
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(app, pilot)
+        for _ in range(6):
+            app.tree.focus()
+            await pilot.pause()
+            app.prompt_input.focus()
+            await pilot.pause()
+        gc.collect()
+        alive = [k for k in gc.get_objects() if isinstance(k, FooterKey) and k.app is app]
+        footer_keys = len(app.query(FooterKey))
+        assert len(alive) <= 2 * footer_keys, (len(alive), footer_keys)
