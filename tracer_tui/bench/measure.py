@@ -19,12 +19,31 @@ def median_time(fn, repeat: int, sync) -> float:
     return statistics.median(times)
 
 
+def _glibc_returns_freed_memory() -> None:
+    """Make glibc give freed tensors back to the OS at once, so resident memory follows allocations.
+
+    By default glibc keeps freed heap memory (and raises its mmap threshold after large frees), which would
+    hide a trace's peak under memory left over from earlier work.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    libc = ctypes.CDLL(name)
+    if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixed, so large blocks are always mmapped
+        libc.malloc_trim(0)
+
+
 class PeakRSS:
     """Peak resident memory above the starting point, sampled by a thread (CPU runs)."""
 
     def __init__(self, interval: float = 0.002):
         import psutil
 
+        _glibc_returns_freed_memory()
         self._proc = psutil.Process()
         self._interval = interval
         self.start = self.peak = self._proc.memory_info().rss
