@@ -155,3 +155,28 @@ def test_more_nodes_than_exist_on_the_command_line(capsys, bundle_dir):
     assert main(["trace", PROMPT, "--top", "100000", "--model", str(bundle_dir), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert 0 < len(data["nodes"]) < 100000  # works, and returns what exists
+
+
+def test_missing_sae_directory(capsys, bundle_dir, tmp_path):
+    _expect_error(capsys, ["info", "--model", str(bundle_dir), "--sae", str(tmp_path / "nosae")], "does not exist")
+
+
+def test_contrast_equal_to_the_top_prediction(tracer):
+    from tracer_tui.engine.errors import TracerError
+
+    top = tracer.trace(PROMPT).target
+    with pytest.raises(TracerError, match="contrast token equals the model's top prediction"):
+        tracer.trace(PROMPT, metric="logit-diff", contrast_id=top.id)
+
+
+def test_unexpected_exception_is_one_line_exit_1(capsys, bundle_dir, monkeypatch):
+    from tracer_tui.engine.tracer import Tracer
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Tracer, "trace", boom)
+    code = main(["trace", PROMPT, "--model", str(bundle_dir)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err == "tracer-tui: error: unexpected RuntimeError: boom (set TRACER_TUI_DEBUG=1 for a traceback)\n"

@@ -221,3 +221,40 @@ async def test_damaged_session_content_is_reported_and_kept(bundle_dir, tiny_tra
         await settle(app, pilot)
         assert app.session_path is not None and app.session_path != path
     assert json.loads(path.read_text()) == data  # never overwritten
+
+
+async def test_empty_custom_target_cancels_the_dialog(bundle_dir, tiny_tracer):
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(app, pilot)
+        app.request_trace(TraceRequest(PROMPT, target=" Mary"))
+        app.tree.focus()
+        await settle(app, pilot)
+        before = (app.tree.as_data(), app.status.last)
+        await pilot.press("g")
+        await pilot.pause()
+        app.screen.query_one("#ask-input").value = ""
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert (app.tree.as_data(), app.status.last) == before  # nothing traced, no message
+        assert app.ex.trace.target.token == " Mary"
+        await assert_recovers(app, pilot)
+
+
+async def test_logit_diff_without_a_contrast_keeps_the_metric(bundle_dir, tiny_tracer):
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(app, pilot)
+        app.request_trace(TraceRequest(PROMPT, target=" Mary"))
+        app.tree.focus()
+        await settle(app, pilot)
+        await pilot.press("m")  # logprob -> logit
+        await settle(app, pilot)
+        await pilot.press("m")  # logit -> logit-diff: asks for the contrast token
+        await pilot.pause()
+        assert app.screen.query("#ask-input")
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.status.last.startswith("no contrast token: metric stays")
+        assert app.metric != "logit-diff" and app.ex.trace.target.metric != "logit-diff"
+        await assert_recovers(app, pilot)
