@@ -11,10 +11,9 @@ from textual import events
 from tracer_tui.tui import paths
 from tracer_tui.tui.screens.help import HelpScreen
 from tracer_tui.tui.screens.picker import PickerScreen
-from tracer_tui.tui.state import TraceRequest
 
 from tui_fixtures import (PROMPT, assert_recovers, make_app, node_rows, settle, tiny_tracer, trace_prompt,  # noqa: F401
-                          tui_dirs, wait_loaded)
+                          trace_target, tui_dirs, wait_loaded)
 
 
 async def _submit(app, pilot, prompt: str) -> None:
@@ -85,10 +84,7 @@ DIALOGS = [
 async def test_bad_dialog_input(bundle_dir, tiny_tracer, name, key, text, message):
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_loaded(app, pilot)
-        app.request_trace(TraceRequest(PROMPT, target=" Mary"))
-        app.tree.focus()
-        await settle(app, pilot)
+        await trace_target(app, pilot)
         before = app.tree.as_data()
         target = app.ex.trace.target.token
         if key == "s":
@@ -226,10 +222,7 @@ async def test_damaged_session_content_is_reported_and_kept(bundle_dir, tiny_tra
 async def test_empty_custom_target_cancels_the_dialog(bundle_dir, tiny_tracer):
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_loaded(app, pilot)
-        app.request_trace(TraceRequest(PROMPT, target=" Mary"))
-        app.tree.focus()
-        await settle(app, pilot)
+        await trace_target(app, pilot)
         before = (app.tree.as_data(), app.status.last)
         await pilot.press("g")
         await pilot.pause()
@@ -244,10 +237,7 @@ async def test_empty_custom_target_cancels_the_dialog(bundle_dir, tiny_tracer):
 async def test_logit_diff_without_a_contrast_keeps_the_metric(bundle_dir, tiny_tracer):
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_loaded(app, pilot)
-        app.request_trace(TraceRequest(PROMPT, target=" Mary"))
-        app.tree.focus()
-        await settle(app, pilot)
+        await trace_target(app, pilot)
         await pilot.press("m")  # logprob -> logit
         await settle(app, pilot)
         await pilot.press("m")  # logit -> logit-diff: asks for the contrast token

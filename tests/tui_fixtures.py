@@ -8,6 +8,7 @@ import pytest
 
 from tracer_tui.tui.app import TracerApp
 from tracer_tui.tui.options import Options
+from tracer_tui.tui.state import TraceRequest
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +60,14 @@ async def trace_prompt(app, pilot, prompt: str) -> None:
     app.prompt_input.focus()
     app.prompt_input.value = prompt
     await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def trace_target(app, pilot, target: str = " Mary", prompt: str = PROMPT) -> None:
+    """Wait for the model, trace ``prompt`` for ``target`` and leave the focus on the tree."""
+    await wait_loaded(app, pilot)
+    app.request_trace(TraceRequest(prompt, target=target))
+    app.tree.focus()
     await settle(app, pilot)
 
 
