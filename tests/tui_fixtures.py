@@ -63,14 +63,6 @@ async def trace_prompt(app, pilot, prompt: str) -> None:
     await settle(app, pilot)
 
 
-async def trace_target(app, pilot, target: str = " Mary", prompt: str = PROMPT) -> None:
-    """Wait for the model, trace ``prompt`` for ``target`` and leave the focus on the tree."""
-    await wait_loaded(app, pilot)
-    app.request_trace(TraceRequest(prompt, target=target))
-    app.tree.focus()
-    await settle(app, pilot)
-
-
 def node_rows(app):
     return [r for r in app.tree.as_data() if r[1] == "node"]
 
@@ -87,6 +79,14 @@ async def move_to(app, pilot, key: str) -> None:
 
 
 PROMPT = "When Mary and John"
+
+
+async def trace_target(app, pilot, target: str = " Mary", prompt: str = PROMPT) -> None:
+    """Wait for the model, trace ``prompt`` for ``target`` and leave the focus on the tree."""
+    await wait_loaded(app, pilot)
+    app.request_trace(TraceRequest(prompt, target=target))
+    app.tree.focus()
+    await settle(app, pilot)
 
 
 async def assert_recovers(app, pilot, prompt: str = PROMPT) -> None:
