@@ -65,3 +65,13 @@ def test_min_attr_and_paging(tracer):
     assert [str(n.id) for n in page1 + page2] == [str(n.id) for n in both]
     assert len(trace.children[str(parent.id)]) == 6
     assert trace.totals[str(parent.id)] >= 6
+
+
+def test_bfloat16_trace_agrees_with_float32(tracer):
+    from conftest import make_tracer
+
+    low = make_tracer(dtype=torch.bfloat16).trace(PROMPT, top_k=5)
+    full = tracer.trace(PROMPT, top_k=5)
+    assert low.target.id == full.target.id
+    assert abs(low.target.value - full.target.value) < 0.05
+    assert abs(low.nodes[0].attribution - full.root_attribution(low.nodes[0].id)) < 0.1

@@ -72,6 +72,8 @@ def metric_from_logits(logits, spec: TargetSpec):
     """[batch, vocab] logits -> [batch] metric values."""
     import torch
 
+    if logits.dtype in (torch.float16, torch.bfloat16):  # a softmax over the vocabulary needs float32
+        logits = logits.float()
     if spec.metric == "logprob":
         return torch.log_softmax(logits, dim=-1)[:, spec.id]
     if spec.metric == "logit":
