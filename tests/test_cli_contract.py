@@ -88,3 +88,13 @@ def test_info_json(capsys, bundle_dir):
 def test_human_readable_trace(capsys, bundle_dir):
     code, out, _ = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--top", "3")
     assert code == 0 and "target" in out and "attribution" in out
+
+
+@pytest.mark.parametrize("prob,metric,noted", [(0.995, "logprob", True), (0.5, "logprob", False),
+                                               (0.995, "logit", False)])
+def test_text_report_warns_when_logprob_is_saturated(prob, metric, noted):
+    from tracer_tui.text_report import render_trace
+
+    data = {"target": {"token": " Paris", "id": 1, "position": 3, "metric": metric, "value": -0.01, "prob": prob},
+            "top_predictions": [], "nodes": []}
+    assert ("saturated" in render_trace(data)) == noted

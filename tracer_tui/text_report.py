@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 
+SATURATED = 0.98  # above this p(target), d logprob is squashed by (1 - p)
+
+
 def render_trace(data: dict) -> str:
     t = data["target"]
     lines = [f"target {t['token']!r} (id {t['id']}) at position {t['position']}: "
              f"{t['metric']} = {t['value']:.4f}, p = {t['prob']:.4f}",
              "top predictions: " + ", ".join(f"{p['token']!r} {p['prob']:.3f}" for p in data["top_predictions"][:5]),
              "", f"{'attribution':>12}  {'activation':>10}  node"]
+    if t["metric"] == "logprob" and t["prob"] > SATURATED:
+        lines[2:2] = [f"note: p(target) = {t['prob']:.3f}: log-prob is saturated, so first-order attributions "
+                      "understate real effects; try --metric logit or --verify K"]
     depth = {"target": 0}
     for n in data["nodes"]:
         d = depth.get(n["parent"], 0) + 1
