@@ -98,8 +98,9 @@ async def assert_recovers(app, pilot, prompt: str = PROMPT) -> None:
 
 
 class SlowTracer:
-    """Wraps a Tracer so each trace stops midway (after the forward pass, before the backward pass) and waits
-    there until ``release`` is set or the caller cancels. ``active`` counts traces still running in a thread."""
+    """Wraps a Tracer so each trace (and contrast) stops midway (for a trace: after the forward pass, before the
+    backward pass) and waits there until ``release`` is set or the caller cancels. ``active`` counts calls still
+    running in a thread."""
 
     def __init__(self, tracer):
         import threading
@@ -113,6 +114,12 @@ class SlowTracer:
         return getattr(self._tracer, name)
 
     def trace(self, *args, should_cancel=None, **kwargs):
+        return self._gated(self._tracer.trace, args, should_cancel, kwargs)
+
+    def contrast(self, *args, should_cancel=None, **kwargs):
+        return self._gated(self._tracer.contrast, args, should_cancel, kwargs)
+
+    def _gated(self, call, args, should_cancel, kwargs):
         checks = 0
 
         def gate() -> bool:
@@ -127,7 +134,7 @@ class SlowTracer:
 
         self.active += 1
         try:
-            return self._tracer.trace(*args, should_cancel=gate, **kwargs)
+            return call(*args, should_cancel=gate, **kwargs)
         finally:
             self.active -= 1
 

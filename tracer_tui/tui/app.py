@@ -30,6 +30,7 @@ from .keymap import load_keymap
 from .messages import Ablated, DetailsReady, Expanded, Loaded, LoadProgress, Notice, Tokenized, Traced, Verified, WorkFailed
 from .options import Options
 from .screens.ask import AskScreen
+from .screens.contrast import ContrastScreen, ContrastSettings
 from .screens.help import HelpScreen
 from .screens.picker import PickerScreen
 from .state import METRICS, Exploration, TraceRequest
@@ -83,6 +84,9 @@ class TracerApp(EngineJobs, App):
         self._tokens_prompt = ""
         self.session_path: Path | None = None
         self.resume_session = None
+        self.last_sample = None  # the sample prompt opened last (its undesired_rule seeds the contrast screen)
+        self.contrast_settings = ContrastSettings()
+        self.look_for: str | None = None  # a latent (SITE:LATENT) to point at after the next trace
         self._load_factory = tracer_factory
         self._keymap_path = keymap_path
         self._setup_themes(theme_dirs)
@@ -277,8 +281,21 @@ class TracerApp(EngineJobs, App):
             strip.cursor = msg.trace.target.position
         t = msg.trace.target
         self.status.info(f"traced {fmt.token(t.token)} @{t.position}: {t.metric} {fmt.num(t.value)}, "
-                         f"p {fmt.prob(t.prob)}" + (f" in {msg.seconds:.2f} s" if self.options.show_timings else ""))
+                         f"p {fmt.prob(t.prob)}" + (f" in {msg.seconds:.2f} s" if self.options.show_timings else "")
+                         + self._point_to_latent())
         self.autosave()
+
+    def _point_to_latent(self) -> str:
+        """After opening a latent from the contrast screen: put the cursor on its first row, if shown."""
+        latent, self.look_for = self.look_for, None
+        if latent is None:
+            return ""
+        for line in range(self.tree.last_line + 1):
+            node = self.tree.get_node_at_line(line)
+            if node is not None and node.data is not None and (node.data.key or "").startswith(f"{latent}@"):
+                self.tree.cursor_line = line
+                return f" · contrast latent {latent}: highlighted ({node.data.key})"
+        return f" · contrast latent {latent} is not among the top nodes: expand (l) to look for it upstream"
 
     def _show_predictions(self) -> None:
         trace = self.ex.trace
@@ -557,6 +574,7 @@ class TracerApp(EngineJobs, App):
         self.push_screen(PickerScreen("Sample prompts", items), lambda name: name and self.load_sample(by_name[name]))
 
     def load_sample(self, sample) -> None:
+        self.last_sample = sample
         self.prompt_input.value = sample.prompt
         if sample.model not in ("demo", None) and self.options.model is None:
             self.notify(f"this sample is made for {sample.model} (--model {sample.model} --sae {sample.sae})",
@@ -564,6 +582,30 @@ class TracerApp(EngineJobs, App):
         self.tree.focus()
         self.request_trace(TraceRequest(sample.prompt, target=sample.target, metric=self.metric,
                                         contrast=sample.contrast or self.contrast))
+
+    # ---- contrast screen -------------------------------------------------------------------------------------
+    def action_contrast_screen(self) -> None:
+        prompt = self.prompt_input.value
+        if self.tracer is None:
+            self.status.error("contrast needs the model: wait until it is loaded")
+            return
+        if not prompt.strip():
+            self.status.error("type a prompt first (i), then press n for the contrast screen")
+            return
+        sample = self.last_sample
+        rule = sample.undesired_rule if sample is not None and sample.prompt == prompt else None
+        self.push_screen(ContrastScreen(prompt, rule or self.contrast_settings.rule, self.contrast_settings),
+                         self._open_from_contrast)
+
+    def _open_from_contrast(self, result: tuple[str, str] | None) -> None:
+        """Trace prompt + completion (top prediction after it) and point at the latent when the tree shows it."""
+        if not result:
+            return
+        text, latent = result
+        self.prompt_input.value = text
+        self.look_for = latent
+        self.tree.focus()
+        self.request_trace(TraceRequest(text, metric=self.metric, contrast=self.contrast))
 
     def action_export(self, suffix: str = ".json") -> None:
         if self.ex.trace is None:
@@ -663,6 +705,7 @@ class TracerApp(EngineJobs, App):
         elif msg.what in ("trace", "resume"):
             if msg.gen != self.ex.gen:
                 return
+            self.look_for = None
             if self.ex.trace is not None:  # a failed request (bad contrast, metric) does not stick
                 self.metric, self.contrast = self._settled
             if msg.what == "resume":  # never overwrite a session that could not be replayed

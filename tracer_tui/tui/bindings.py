@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Key:
-    scope: str  # "app", "tree", "tokens", "predictions"
+    scope: str  # "app", "tree", "tokens", "predictions", "contrast"
     keys: str
     action: str
     description: str  # footer text
@@ -42,6 +42,8 @@ KEYS: list[Key] = [
     Key("app", "b", "show_ablations", "Ablations", "list active ablations (remove one with d)", "ablation-list"),
     Key("app", "v", "verify", "Verify", "real single ablations of this level's top nodes: estimated vs actual Δ",
         "verify", True),
+    Key("app", "n", "contrast_screen", "Contrast mode",
+        "contrast screen: sample completions, label them, rank latents by Δ-attribution, steer", "contrast-screen"),
     Key("app", "o", "samples", "Samples", "open a sample prompt (with its suggested target)", "samples", True),
     Key("app", "e", "export", "Export", "export the explored graph (.json node-link or .graphml)", "export"),
     Key("app", "d", "toggle_details", "Details", "show or hide the details pane", "toggle-details"),
@@ -65,6 +67,28 @@ KEYS: list[Key] = [
     Key("predictions", "up,k", "cursor_up", "Up", "previous prediction", "predictions-up", palette=False),
     Key("predictions", "enter", "select", "Trace it", "trace the highlighted prediction as the target",
         "predictions-trace", palette=False),
+    Key("contrast", "s", "sample", "Sample", "sample N completions of the prompt and rank latents (new seed each time)",
+        "contrast-sample", True),
+    Key("contrast", "r", "edit_rule", "Rule", "edit the undesired rule (regex); relabels every completion",
+        "contrast-rule", True),
+    Key("contrast", "u", "mark(True)", "Undesired", "mark the highlighted completion undesired ✗", "contrast-undesired",
+        True),
+    Key("contrast", "d", "mark(False)", "Desired", "mark the highlighted completion desired ✓", "contrast-desired", True),
+    Key("contrast", "space", "cycle_label", "Toggle", "cycle the highlighted completion's label ✗ → ✓ → ·",
+        "contrast-toggle"),
+    Key("contrast", "m", "toggle_mode", "Mode", "switch zero / mean ablation mode (recomputes)", "contrast-mode", True),
+    Key("contrast", "g", "steer(1)", "Steer", "steer the highlighted latent (+α): steered vs unsteered vs random rate",
+        "contrast-steer", True),
+    Key("contrast", "minus", "steer(-1)", "Steer −α", "steer the highlighted latent with negative α",
+        "contrast-steer-negative"),
+    Key("contrast", "o", "open", "Open", "trace prompt + highlighted completion in the tree, pointing at the latent",
+        "contrast-open", True),
+    Key("contrast", "down,j", "cursor(1)", "Down", "next row of the focused table (Tab switches table)",
+        "contrast-down"),
+    Key("contrast", "up,k", "cursor(-1)", "Up", "previous row of the focused table", "contrast-up"),
+    Key("contrast", "f1,question_mark", "help", "Help", "show every key", "contrast-help"),
+    Key("contrast", "escape,q", "close", "Close", "cancel the running job; if none, close the screen",
+        "contrast-close", True),
 ]
 
 
@@ -77,6 +101,6 @@ def bindings(scope: str) -> list:
 
 def display_keys(keys: str) -> str:
     names = {"question_mark": "?", "slash": "/", "escape": "Esc", "space": "Space", "enter": "Enter",
-             "right": "→", "left": "←", "up": "↑", "down": "↓", "home": "Home", "end": "End"}
+             "minus": "-", "right": "→", "left": "←", "up": "↑", "down": "↓", "home": "Home", "end": "End"}
     return " / ".join(names.get(k, k.upper() if k.startswith("f") and k[1:].isdigit() else k)
                       for k in keys.split(","))

@@ -70,3 +70,26 @@ class Notice(Message):
     def __init__(self, text: str, error: bool = False):
         super().__init__()
         self.text, self.error = text, error
+
+
+class JobProgress(Message):
+    """Progress of a contrast-screen job (sampling, attribution, steering)."""
+
+    def __init__(self, gen: int, step: str, frac: float):
+        super().__init__()
+        self.gen, self.step, self.frac = gen, step, frac
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, JobProgress)
+
+
+class ContrastReady(Message):
+    def __init__(self, gen: int, contrast: Any, seconds: float):
+        super().__init__()
+        self.gen, self.contrast, self.seconds = gen, contrast, seconds
+
+
+class Steered(Message):
+    def __init__(self, gen: int, result: Any, seconds: float):
+        super().__init__()
+        self.gen, self.result, self.seconds = gen, result, seconds

@@ -12,7 +12,7 @@ from textual.widgets import Static
 from ..bindings import KEYS, display_keys
 
 SCOPES = {"app": "anywhere (outside text boxes)", "tree": "latent tree", "tokens": "token strip",
-          "predictions": "predictions list"}
+          "predictions": "predictions list", "contrast": "contrast screen (n)"}
 
 
 def help_table(keymap: dict[str, str]) -> Table:

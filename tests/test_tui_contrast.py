@@ -1,0 +1,166 @@
+"""Pilot tests of the contrast screen (n) at 80×24: the real engine on the tiny seeded bundle, every number shown
+checked against an independent engine call with the same seed."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from tracer_tui.engine.tracer import Tracer
+from tracer_tui.tui import format as fmt
+from tracer_tui.tui.screens.ask import AskScreen
+from tracer_tui.tui.screens.contrast import ContrastScreen, ContrastSettings, steer_line
+
+from tui_fixtures import SlowTracer, make_app, settle, tiny_tracer, tui_dirs, wait_for, wait_loaded  # noqa: F401
+
+PROMPT = "When Mary and John"
+RULE = "a"  # on the tiny model with seed 0: 2 of 8 completions undesired
+SIZE = (80, 24)
+K = 10
+
+
+@pytest.fixture(scope="module")
+def independent(bundle_dir):
+    return Tracer.load(model=str(bundle_dir))
+
+
+def settings(rule=RULE) -> ContrastSettings:
+    return ContrastSettings(samples=8, max_tokens=6, top_k=K, steer_samples=8, random=3, rule=rule)
+
+
+async def open_screen(app, pilot, rule=RULE) -> ContrastScreen:
+    await wait_loaded(app, pilot)
+    app.contrast_settings = settings(rule)
+    app.prompt_input.value = PROMPT
+    app.tree.focus()
+    await pilot.press("n")
+    await pilot.pause()
+    return app.screen
+
+
+def column(table, index: int) -> list[str]:
+    return [str(table.get_row_at(r)[index]) for r in range(table.row_count)]
+
+
+async def test_sample_relabel_mode_steer_open(bundle_dir, tiny_tracer, independent):
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(app, pilot)
+        assert isinstance(screen, ContrastScreen) and screen.rule == RULE
+        await pilot.press("s")
+        await settle(app, pilot)
+        ref = independent.contrast(PROMPT, samples=8, max_tokens=6, rule=RULE, seed=0)
+        comps, lat = screen.completions_table, screen.latents_table
+        assert [c.text for c in screen.contrast.completions] == [c.text for c in ref.completions]
+        assert column(comps, 0) == ["✗" if c.undesired else "✓" for c in ref.completions]
+        assert column(lat, 1) == [x.id for x in ref.top(K)]
+        before = column(lat, 2)
+        assert before == [fmt.signed(x.delta_attribution) for x in ref.top(K)]
+        assert f"activation-difference top {K}: {ref.overlap(K)}" in str(screen.query_one("#contrast-overlap").render())
+
+        # Relabel completion 1 (the rule says desired) as undesired: Δ is the engine's relabel, no recompute.
+        assert ref.completions[1].undesired is False
+        await pilot.press("down", "u")
+        await pilot.pause()
+        relabelled = ref.relabel({1: True})
+        assert column(lat, 2) == [fmt.signed(x.delta_attribution) for x in relabelled.top(K)] != before
+        assert column(comps, 0)[1] == "✗"
+        await pilot.press("space")  # ✗ → ✓: back to the rule's labels
+        await pilot.pause()
+        assert column(lat, 2) == before
+
+        # Mean mode recomputes on the same completions and labels.
+        await pilot.press("m")
+        await settle(app, pilot)
+        mean = independent.contrast(PROMPT, completions=ref.completions, mode="mean")
+        assert screen.mode == "mean" and column(lat, 1) == [x.id for x in mean.top(K)]
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert column(lat, 1) == [x.id for x in ref.top(K)]
+
+        # Steer the highlighted (top) latent, then with negative α: the same numbers as a direct call.
+        latent = ref.top(K)[0].id
+        await pilot.press("g")
+        await settle(app, pilot)
+        direct = independent.steer(PROMPT, latent, samples=8, rule=RULE, random=3, seed=0, max_tokens=6)
+        got = screen.steered
+        assert (got.latent, got.rate, got.unsteered_rate, got.alpha) == (latent, direct.rate, direct.unsteered_rate,
+                                                                        direct.alpha)
+        assert got.random_band == direct.random_band
+        assert str(screen.query_one("#contrast-steer").render()) == steer_line(direct)
+        await pilot.press("minus")
+        await settle(app, pilot)
+        negative = independent.steer(PROMPT, latent, samples=8, rule=RULE, random=3, seed=0, max_tokens=6,
+                                     multiplier=-4.0)
+        assert screen.steered.alpha == negative.alpha < 0 and screen.steered.rate == negative.rate
+
+        # Open: the tree traces prompt + highlighted completion and points at the latent. (Completion 0: the
+        # tiny model also samples control characters, which the tracer refuses in a prompt.)
+        assert ref.completions[0].text.isprintable()
+        await pilot.press("up", "o")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ContrastScreen)
+        assert app.ex.request is not None, app.status.last
+        assert app.ex.request.prompt == PROMPT + ref.completions[0].text
+        assert f"contrast latent {latent}" in app.status.last
+
+
+async def test_escape_cancels_sampling_without_stale_results(bundle_dir, tiny_tracer):
+    slow = SlowTracer(tiny_tracer)
+    app = make_app(bundle_dir, slow)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(app, pilot)
+        await pilot.press("s")
+        await wait_for(pilot, slow.started.is_set)
+        await pilot.press("escape")
+        assert screen.status.last.startswith("cancelled")
+        slow.release.set()
+        await settle(app, pilot)
+        await wait_for(pilot, lambda: slow.active == 0)
+        await pilot.pause()
+        assert app.screen is screen and screen.contrast is None and screen.completions_table.row_count == 0
+        assert screen.status.last.startswith("cancelled")
+        await pilot.press("s")  # still usable
+        await settle(app, pilot)
+        assert screen.completions_table.row_count == 8 and screen.latents_table.row_count == K
+        await pilot.press("escape")  # nothing running: closes
+        await pilot.pause()
+        assert app.screen is not screen
+
+
+async def test_bad_rule_and_one_sided_labels_are_one_line_errors(bundle_dir, tiny_tracer):
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_screen(app, pilot, rule=None)
+        ask = app.screen
+        assert isinstance(ask, AskScreen)  # no rule yet: asked for one
+        ask.query_one(Input).value = "(unclosed"
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ContrastScreen) and screen.rule is None
+        assert screen.status.last.startswith("bad rule regex")
+        await pilot.press("s")
+        assert screen.status.last.startswith("no rule yet")
+
+        await pilot.press("r")
+        app.screen.query_one(Input).value = "zzzz"  # matches nothing: no undesired completions
+        await pilot.press("enter")
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert app.screen is screen and "at least one undesired" in screen.status.last
+
+        await pilot.press("r")
+        app.screen.query_one(Input).value = RULE
+        await pilot.press("enter")
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert screen.latents_table.row_count == K
+        await pilot.press("d", "down", "d")  # mark the two undesired ones desired: no Δ, the table empties
+        await pilot.pause()
+        await pilot.press("down", "d", "down", "d", "down", "d", "down", "d", "down", "d", "down", "d")
+        await pilot.pause()
+        assert "at least one undesired" in screen.status.last and screen.latents_table.row_count == 0
+        await pilot.press("g")
+        assert screen.status.last.startswith("no ranked latents")
+        assert app.screen is screen

@@ -1,0 +1,59 @@
+"""Contrast-screen engine work in thread workers (mixed into ``ContrastScreen``).
+
+Same rules as ``jobs.EngineJobs``: every result is a message tagged with the screen's job generation, stale ones
+are dropped by the screen, the engine runs under the app's engine lock, and jobs never touch widgets.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import work
+from textual.worker import get_current_worker
+
+from ..errors_text import describe
+from .messages import ContrastReady, JobProgress, Steered, WorkFailed
+
+GROUP = "contrast-screen"
+
+
+class ContrastJobs:
+    """``self.app.tracer``, ``self.app.engine_lock`` and ``self.gen`` (the current job generation) are needed."""
+
+    def _job(self, gen: int, what: str, call, done) -> None:
+        from ..engine.errors import Cancelled
+
+        worker = get_current_worker()
+
+        def cancelled() -> bool:
+            return worker.is_cancelled or gen != self.gen
+
+        def progress(step: str, frac: float) -> None:
+            if not cancelled():
+                self.post_message(JobProgress(gen, step, frac))
+
+        start = time.perf_counter()
+        try:
+            with self.app.engine_lock:
+                if cancelled():
+                    return
+                result = call(self.app.tracer, progress, cancelled)
+        except Cancelled:
+            return
+        except Exception as err:
+            if not cancelled():
+                self.post_message(WorkFailed(gen, what, describe(err)[0]))
+            return
+        if not cancelled():
+            self.post_message(done(gen, result, time.perf_counter() - start))
+
+    @work(thread=True, exclusive=True, group=GROUP, exit_on_error=False)
+    def contrast_job(self, gen: int, what: str, prompt: str, **kwargs) -> None:
+        """Sample (``samples``) or re-attribute given ``completions`` (mode switch): posts ContrastReady."""
+        self._job(gen, what, lambda tracer, progress, cancelled: tracer.contrast(
+            prompt, progress=progress, should_cancel=cancelled, **kwargs), ContrastReady)
+
+    @work(thread=True, exclusive=True, group=GROUP, exit_on_error=False)
+    def steer_job(self, gen: int, prompt: str, latent: str, **kwargs) -> None:
+        self._job(gen, "steer", lambda tracer, progress, cancelled: tracer.steer(
+            prompt, latent, progress=progress, should_cancel=cancelled, **kwargs), Steered)

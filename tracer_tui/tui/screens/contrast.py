@@ -1,0 +1,314 @@
+"""Contrast screen (n): sample completions of the prompt, label them, rank latents by Δ-attribution, steer one.
+
+Sampling, mode switches and steering run in ``ContrastJobs`` thread workers; their results come back as messages
+tagged with ``self.gen`` and are dropped when stale (Esc or a newer job bumps it). Relabelling is instant:
+``Contrast.relabel`` recomputes Δ from stored per-completion rows. Dismisses with (prompt + completion, latent
+id) when the user opens a latent in the tree (``o`` / Enter), else None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from .. import format as fmt
+from ..bindings import bindings
+from ..contrast_jobs import GROUP, ContrastJobs
+from ..messages import ContrastReady, JobProgress, Steered, WorkFailed
+from ..widgets.footer import TracerFooter
+from ..widgets.status import StatusLine
+from .ask import AskScreen
+from .help import HelpScreen
+
+MARKS = {True: ("✗", "bold red"), False: ("✓", "green"), None: ("·", "dim")}
+NEXT_LABEL = {True: False, False: None, None: True}  # space cycles ✗ → ✓ → ·
+
+
+@dataclass
+class ContrastSettings:
+    """Sampling and steering sizes (the app keeps one; tests shrink it). ``rule`` remembers the last rule."""
+
+    samples: int = 32
+    max_tokens: int = 40
+    seed: int = 0
+    top_k: int = 20
+    steer_samples: int = 32
+    random: int = 3
+    rule: str | None = None
+
+
+def visible(text: str) -> str:
+    """A completion on one line: newlines and tabs shown, other control characters as '·'."""
+    text = text.replace("\n", "⏎").replace("\t", "⇥")
+    return "".join(ch if ch.isprintable() else "·" for ch in text)
+
+
+def steer_line(r) -> str:
+    band = r.random_band
+    rand = ("no random latents" if band["min"] is None else
+            f"random band {fmt.pct(band['min']).strip()}–{fmt.pct(band['max']).strip()} (n={len(band['rates'])})")
+    return (f"steer {r.latent} α={fmt.signed(r.alpha, 2)} ({r.multiplier:+.2g}× typical): unsteered "
+            f"{fmt.pct(r.unsteered_rate).strip()} → steered {fmt.pct(r.rate).strip()} · {rand} · "
+            f"{r.samples} samples, seed {r.seed}")
+
+
+class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
+    BINDINGS = bindings("contrast")
+
+    def __init__(self, prompt: str, rule: str | None, settings: ContrastSettings):
+        super().__init__()
+        self.prompt, self.rule, self.settings = prompt, rule, settings
+        self.mode = "zero"
+        self.contrast = None  # the engine's Contrast with the current labels
+        self.ranking: list = []  # ContrastLatent rows shown in the table
+        self.steered = None  # the last SteerResult
+        self.gen = 0  # job generation: results from older ones are dropped
+        self.running: str | None = None  # what the running job does ("sample", "mode", "steer")
+        self.samplings = 0  # each s uses seed + samplings, so sampling again gives new completions
+
+    # ---- layout -----------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="contrast-header")
+        yield Static("completions: press s to sample", id="contrast-counts")
+        yield DataTable(id="contrast-completions", cursor_type="row", zebra_stripes=False)
+        yield Static("", id="contrast-overlap")
+        yield DataTable(id="contrast-latents", cursor_type="row")
+        yield Static("", id="contrast-steer")
+        yield StatusLine(id="contrast-status")
+        yield TracerFooter()
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    @property
+    def completions_table(self) -> DataTable:
+        return self.query_one("#contrast-completions", DataTable)
+
+    @property
+    def latents_table(self) -> DataTable:
+        return self.query_one("#contrast-latents", DataTable)
+
+    def on_mount(self) -> None:
+        self.completions_table.add_columns("", "#", "completion")
+        self.latents_table.add_columns("#", "latent", "Δ-attr", "act diff", "label")
+        self.query_one("#hints", Static).update("? keys · Esc closes")
+        self._show_header()
+        self.completions_table.focus()
+        if self.rule:
+            self.status.info("s samples completions · r edits the rule · ? lists every key")
+        else:
+            self.action_edit_rule()
+
+    def _show_header(self) -> None:
+        rule = self.rule or "none (press r)"
+        head = Text.assemble(("prompt ", "bold"), fmt.shorten(visible(self.prompt), 30), ("  rule ", "bold"),
+                             fmt.shorten(rule, 28), ("  mode ", "bold"), self.mode, no_wrap=True, overflow="ellipsis")
+        self.query_one("#contrast-header", Static).update(head)
+
+    # ---- jobs -------------------------------------------------------------------------------------------
+    def _start(self, what: str, text: str) -> int:
+        self.gen += 1
+        self.running = what
+        self.status.busy(f"{text}… (Esc cancels)", 0.0)
+        return self.gen
+
+    def action_sample(self) -> None:
+        if not self.rule:
+            self.status.error("no rule yet: press r and type a regex that matches undesired completions")
+            return
+        s = self.settings
+        seed = s.seed + self.samplings
+        gen = self._start("sample", f"sampling {s.samples} completions (seed {seed})")
+        self.contrast_job(gen, "sample", self.prompt, samples=s.samples, rule=self.rule, max_tokens=s.max_tokens,
+                          seed=seed, mode=self.mode)
+        self.samplings += 1
+
+    def action_toggle_mode(self) -> None:
+        mode = "mean" if self.mode == "zero" else "zero"
+        if self.contrast is None:
+            self.mode = mode
+            self._show_header()
+            self.status.info(f"mode: {mode} (used at the next sampling)")
+            return
+        gen = self._start("mode", f"recomputing attributions in {mode} mode")
+        self.contrast_job(gen, "mode", self.prompt, completions=self.contrast.completions, mode=mode)
+
+    def action_steer(self, sign: int = 1) -> None:
+        latent = self._highlighted_latent()
+        if latent is None:
+            return
+        s = self.settings
+        gen = self._start("steer", f"steering {latent.id} ({'+' if sign > 0 else '−'}α, {s.steer_samples} samples, "
+                                   f"{s.random} random)")
+        self.steer_job(gen, self.prompt, latent.id, samples=s.steer_samples, rule=self.rule, random=s.random,
+                       seed=s.seed, max_tokens=s.max_tokens, multiplier=sign * 4.0)
+
+    def on_job_progress(self, msg: JobProgress) -> None:
+        msg.stop()
+        if msg.gen == self.gen and self.running:
+            self.status.busy(f"{msg.step}… (Esc cancels)", msg.frac)
+
+    def on_contrast_ready(self, msg: ContrastReady) -> None:
+        msg.stop()
+        if msg.gen != self.gen:
+            return
+        what, self.running = self.running, None
+        self.contrast, self.mode, self.steered = msg.contrast, msg.contrast.mode, None
+        self.query_one("#contrast-steer", Static).update("")
+        self._show_header()
+        self._show_completions()
+        if self._show_ranking():
+            done = "sampled" if what == "sample" else f"recomputed in {self.mode} mode"
+            self.status.info(f"{done} {len(self.contrast.completions)} completions in {msg.seconds:.1f} s · "
+                             "u/d/Space relabel · g steers the highlighted latent")
+
+    def on_steered(self, msg: Steered) -> None:
+        msg.stop()
+        if msg.gen != self.gen:
+            return
+        self.running = None
+        self.steered = msg.result
+        line = steer_line(msg.result)
+        self.query_one("#contrast-steer", Static).update(Text(line))
+        self.status.info(f"steered {msg.result.latent} in {msg.seconds:.1f} s")
+
+    def on_work_failed(self, msg: WorkFailed) -> None:
+        msg.stop()
+        if msg.gen != self.gen:
+            return
+        self.running = None
+        self.status.error(f"{msg.what} failed: {msg.message}")
+
+    # ---- tables -----------------------------------------------------------------------------------------
+    def _show_completions(self) -> None:
+        table = self.completions_table
+        row = table.cursor_row
+        table.clear()
+        for i, c in enumerate(self.contrast.completions):
+            mark, style = MARKS[c.undesired]
+            table.add_row(Text(mark, style=style), str(i), Text(visible(c.text), no_wrap=True), key=str(i))
+        if self.contrast.completions:
+            table.move_cursor(row=min(row, len(self.contrast.completions) - 1))
+        n = self.contrast.counts
+        self.query_one("#contrast-counts", Static).update(
+            f"completions: {n['undesired']} ✗ undesired · {n['desired']} ✓ desired · {n['unlabelled']} · unlabelled")
+
+    def _show_ranking(self) -> bool:
+        """Rank latents by Δ-attribution; an error (no undesired or no desired completions) clears the table."""
+        from ...engine.errors import TracerError
+
+        table = self.latents_table
+        row = table.cursor_row
+        table.clear()
+        overlap = self.query_one("#contrast-overlap", Static)
+        k = self.settings.top_k
+        try:
+            self.ranking = self.contrast.top(k)
+            shared = self.contrast.overlap(k)
+        except TracerError as err:
+            self.ranking = []
+            overlap.update("")
+            self.status.error(str(err))
+            return False
+        for i, x in enumerate(self.ranking, 1):
+            table.add_row(str(i), x.id, fmt.signed(x.delta_attribution), fmt.signed(x.activation_difference),
+                          Text(x.label or ""), key=x.id)
+        if self.ranking:
+            table.move_cursor(row=min(row, len(self.ranking) - 1))
+        overlap.update(f"Δ-attribution top {k} ({self.mode}) ∩ activation-difference top {k}: {shared}")
+        return True
+
+    def _highlighted_latent(self):
+        table = self.latents_table
+        if not self.ranking or table.cursor_row is None or not 0 <= table.cursor_row < len(self.ranking):
+            self.status.error("no ranked latents yet: press s to sample completions")
+            return None
+        return self.ranking[table.cursor_row]
+
+    # ---- labels -----------------------------------------------------------------------------------------
+    def _relabel(self, value_of) -> None:
+        if self.contrast is None or not self.contrast.completions:
+            self.status.error("no completions yet: press s to sample")
+            return
+        i = self.completions_table.cursor_row
+        value = value_of(self.contrast.completions[i].undesired)
+        self.contrast = self.contrast.relabel({i: value})
+        self._show_completions()
+        if self._show_ranking():
+            self.status.info(f"completion {i} marked {MARKS[value][0]}: Δ-attribution updated")
+
+    def action_mark(self, undesired: bool) -> None:
+        self._relabel(lambda _old: undesired)
+
+    def action_cycle_label(self) -> None:
+        self._relabel(lambda old: NEXT_LABEL[old])
+
+    def action_edit_rule(self) -> None:
+        def done(text: str | None) -> None:
+            if text is None:
+                if not self.rule:
+                    self.status.error("no rule: press r to type one (a regex that matches undesired completions)")
+                return
+            from ...engine.errors import TracerError
+            from ...engine.labeling import Rule
+
+            try:
+                Rule(text)
+            except TracerError as err:
+                self.status.error(str(err))
+                return
+            self.rule = self.settings.rule = text
+            self._show_header()
+            if self.contrast is None:
+                self.status.info("rule set: press s to sample completions")
+                return
+            self.contrast = self.contrast.relabel(rule=text)
+            self._show_completions()
+            if self._show_ranking():
+                self.status.info("every completion relabelled with the new rule")
+
+        self.app.push_screen(AskScreen("Undesired rule: a regex (case-insensitive) matching bad completions:",
+                                       self.rule or "", r"who cares|idiot|!"), done)
+
+    # ---- navigation, opening, closing ------------------------------------------------------------------------
+    def action_cursor(self, step: int) -> None:
+        focused = self.focused
+        if isinstance(focused, DataTable):
+            (focused.action_cursor_down if step > 0 else focused.action_cursor_up)()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.data_table is self.latents_table:
+            self.action_open()
+
+    def action_open(self) -> None:
+        latent = self._highlighted_latent()
+        if latent is None:
+            return
+        completion = self.contrast.completions[self.completions_table.cursor_row]
+        self._cancel()
+        self.dismiss((self.prompt + completion.text, latent.id))
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def _cancel(self) -> bool:
+        was = self.running is not None
+        self.gen += 1  # whatever a running job returns is now stale
+        self.running = None
+        for worker in list(self.app.workers):
+            if worker.node is self and worker.group == GROUP and worker.is_running:
+                worker.cancel()
+                was = True
+        return was
+
+    def action_close(self) -> None:
+        if self._cancel():
+            self.status.info("cancelled (Esc again closes the screen)")
+            return
+        self.dismiss(None)
