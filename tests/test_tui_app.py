@@ -274,3 +274,18 @@ async def test_demo_model_eiffel_paris():
         await trace_prompt(app, pilot, "The Eiffel Tower is in the city of")
         assert app.ex.trace.target.token == " Paris"
         assert node_rows(app)
+
+
+async def test_escape_leaves_the_prompt_so_letter_keys_work(bundle_dir, tiny_tracer):
+    from tracer_tui.tui.screens.picker import PickerScreen
+
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.focused is app.prompt_input
+        await pilot.press("o")
+        assert app.prompt_input.value == "o"  # in the prompt, letters are text
+        await pilot.press("escape", "o")
+        await pilot.pause()
+        assert app.focused is not app.prompt_input and app.prompt_input.value == "o"
+        assert isinstance(app.screen, PickerScreen)  # 'o' now opens the sample prompts

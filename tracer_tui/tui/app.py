@@ -552,6 +552,8 @@ class TracerApp(EngineJobs, App):
         if cancelled:
             self.ex.gen += 1  # whatever the cancelled trace returns is now stale
             self.status.info("cancelled")
+        elif self.focused is self.prompt_input:
+            self.tree.focus()  # nothing to cancel: Esc leaves the prompt, so letter keys act again
 
     # ---- sample prompts and export ---------------------------------------------------------------------------
     def sample_prompts(self) -> tuple[list, list[str]]:
