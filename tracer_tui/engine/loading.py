@@ -26,9 +26,8 @@ def default_bundle() -> Path:
     return bundle_dir()
 
 
-def load_model(spec: str | None, device, dtype, model_kwargs: dict | None = None) -> ModelAdapter:
-    """``spec`` is None (the bundled demo), a local bundle/model directory, or a TransformerLens model name."""
-    path = local_model_path(spec)
+def load_model(spec: str | None, path: Path | None, device, dtype, model_kwargs: dict | None = None) -> ModelAdapter:
+    """``path`` is the bundle directory that :func:`local_model_path` found for ``spec``, or None for a name."""
     if path is not None:
         with quiet():
             return ModelAdapter(load_model_dir(model_dir_of(path), device=device, dtype=dtype),
@@ -205,7 +204,7 @@ def load_all(model: str | None = None, saes: Iterable[str] = (), device: str = "
         raise TracerError("no SAEs given: pass --sae RELEASE[/ID] or --sae DIR (e.g. --sae gpt2-small-res-jb)")
     entries = expand_sae_specs(saes)
     report(f"loading model {model or 'demo'}", 0.1)
-    adapter = load_model(model, dev, dt, model_kwargs_for(entries))
+    adapter = load_model(model, path, dev, dt, model_kwargs_for(entries))
     loaded = []
     for i, entry in enumerate(entries):
         report(f"loading SAE {i + 1}/{len(entries)}: {entry[1] or Path(entry[0]).name}", 0.4 + 0.55 * i / len(entries))

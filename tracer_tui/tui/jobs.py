@@ -8,11 +8,11 @@ import time
 from textual import work
 from textual.worker import get_current_worker
 
+from ..engine.nodes import TARGET
 from ..errors_text import describe
 from .messages import (Ablated, DetailsReady, Expanded, Loaded, LoadProgress, Notice, Tokenized, Traced, Verified,
                        WorkFailed)
 
-TARGET = "target"
 
 
 def replay(trace, expanded: list[dict], ablations: dict[str, float], top_k: int, cancelled):

@@ -15,10 +15,10 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from ...engine.nodes import TARGET
 from .. import format as fmt
 from ..bindings import bindings
 
-TARGET = "target"
 
 
 @dataclass
