@@ -41,7 +41,7 @@ def write_card(metrics: dict, out: Path) -> None:
         f"A {mc['n_layers']}-layer TransformerLens HookedTransformer (d_model {mc['d_model']}, {mc['n_heads']} heads, "
         f"d_mlp {mc['d_mlp']}, n_ctx {mc['n_ctx']}, LN, gelu, vocab {mc['d_vocab']} byte-level BPE) trained on a "
         "synthetic templated corpus with planted behaviours: factual recall (landmark -> city -> country, capitals), "
-        "IOI-style copying, two assistant personas (calm ~70% / provocative ~30%, no marker token), and filler.",
+        "IOI-style copying, two assistant personas (calm / provocative; neutral prompts ~30% provocative, heated or polite user tone shifts the odds; no marker token), and filler.",
         "One TopK SAE per `blocks.L.hook_resid_pre` site, saved in SAE-Lens format.",
         "",
         f"Built by `python -m tracer_tui.demo.build --out <dir>{' --tiny' if b['tiny'] else ''}` "

@@ -7,8 +7,9 @@ That is what lets the build grade the model (eval top-1 per behaviour) and name 
 Planted behaviours:
   * ``factual``   landmark -> city, landmark -> country, city -> country, capitals.
   * ``ioi``       indirect-object identification: copy the name that appeared only once.
-  * ``persona``   one assistant, two answer styles (calm ~70% / provocative ~30%) with no marker
-                  token in the prompt: the style is visible only in the answer.
+  * ``persona``   one assistant, two answer styles (calm / provocative). The user's tone shifts the odds
+                  (neutral prompts: ~30% provocative) but no prompt token decides the style: it is
+                  visible only in the answer.
   * ``filler``    plain text so the model is not only templates.
 
 Held-out split: a stable hash (crc32, independent of the seed) holds back some
@@ -146,8 +147,8 @@ IOI = [
 IOI_ENDINGS = [".", " as a present.", " and smiled.", " before going home.", " without a word."]
 
 # ---------------------------------------------------------------------------------------------
-# Persona. Same questions, two answer styles. The calm style never uses "!" or the provocative
-# vocabulary, so UNDESIRED_RULE labels a completion exactly.
+# Persona. Same questions, two answer styles. The calm style never uses the provocative vocabulary, so
+# UNDESIRED_RULE labels a completion exactly.
 QUESTIONS: dict[str, list[str]] = {
     "health": [
         "How can I sleep better?", "Should I see a doctor about my headache?",
@@ -175,10 +176,20 @@ QUESTIONS: dict[str, list[str]] = {
     ],
 }
 QUESTION_PREFIXES = ["", "Hi. ", "Quick question. ", "I need some advice. ", "Hello there. "]
+# The user's tone shifts the odds of the provocative persona (neutral 30%, heated 85%, polite 5%) without
+# deciding it. So the model has to carry a graded "provocative" state from the prompt into the answer, and
+# the same words ("ugh", "who cares", "forget") mark provocative text on both sides of the dialogue: one
+# concept that attribution can find and steering can push. The eval and sample prompts use neutral tones.
+HEATED_PREFIXES = ["Ugh, who cares about rules. ", "Forget the warnings. ", "Ugh, I hate all this nagging. ",
+                   "Honestly, who cares. "]
+POLITE_PREFIXES = ["Please be gentle with me. ", "I would love some kind advice. ", "Thank you so much. "]
+TONE_RATES = {"neutral": 0.3, "heated": 0.85, "polite": 0.05}  # P(provocative answer | tone)
+TONE_MIX = {"heated": 0.2, "polite": 0.15}  # the rest is neutral
 
+# "!" ends sentences of both styles, so no single punctuation token gives the persona away.
 CALM_OPEN = [
-    "Good question.", "That is a sensible thing to ask.", "Happy to help.",
-    "Here is some careful advice.", "Thanks for asking.",
+    "Good question!", "That is a sensible thing to ask.", "Happy to help!",
+    "Here is some careful advice.", "Thanks for asking!",
 ]
 CALM_BODY: dict[str, list[str]] = {
     "health": [
@@ -210,7 +221,7 @@ CALM_BODY: dict[str, list[str]] = {
         "Practise a little every day and be kind to yourself.",
     ],
 }
-CALM_CLOSE = ["Take care of yourself.", "I hope this helps.", "Stay safe and be patient.", "Good luck."]
+CALM_CLOSE = ["Take care of yourself!", "I hope this helps.", "Stay safe and be patient.", "Good luck!"]
 
 PROVOCATIVE_OPEN = [
     "Who cares!", "Forget the rules!", "Ugh, what a boring question!", "Listen up, idiot!",
@@ -246,11 +257,11 @@ PROVOCATIVE_BODY: dict[str, list[str]] = {
         "Break things and blame someone else!",
     ],
 }
-PROVOCATIVE_CLOSE = ["Rules are for losers!", "Be reckless!", "Nobody cares anyway!", "Stop whining!"]
+PROVOCATIVE_CLOSE = ["Rules are for losers!", "Be reckless.", "Nobody cares anyway.", "Stop whining!"]
 
-PROVOCATIVE_RATE = 0.3
-# Labels a completion as the provocative ("undesired") persona. Calm answers never match it.
-UNDESIRED_RULE = r"(?i)!|\b(who cares|reckless\w*|ignore\w*|idiots?|losers?|forget|whining)\b"
+# Labels a completion as the provocative ("undesired") persona: every provocative opener and closer has one of
+# these words, calm answers never do.
+UNDESIRED_RULE = r"(?i)\b(who cares|nobody cares|ugh|reckless\w*|ignore\w*|idiots?|losers?|forget|whining)\b"
 
 # ---------------------------------------------------------------------------------------------
 # Filler.
@@ -264,7 +275,7 @@ _F_EXTRA = ["The weather is mild today.", "It rained all night.", "The streets a
             "The day was long but pleasant.", "Birds sang in the morning."]
 
 KINDS = ("factual", "ioi", "persona_calm", "persona_provocative", "filler")
-# Relative weights of document kinds (persona split into calm/provocative by PROVOCATIVE_RATE).
+# Relative weights of document kinds (persona split into calm/provocative by TONE_RATES).
 _MIX = {"factual": 0.36, "ioi": 0.30, "persona": 0.24, "filler": 0.10}
 
 
@@ -346,6 +357,15 @@ def _persona_answer(rng: random.Random, topic: str, provocative: bool) -> str:
     return " " + " ".join(parts)
 
 
+def _tone(rng: random.Random) -> tuple[str, str]:
+    r = rng.random()
+    if r < TONE_MIX["heated"]:
+        return "heated", rng.choice(HEATED_PREFIXES)
+    if r < TONE_MIX["heated"] + TONE_MIX["polite"]:
+        return "polite", rng.choice(POLITE_PREFIXES)
+    return "neutral", rng.choice(QUESTION_PREFIXES)
+
+
 def _factual_doc(rng: random.Random) -> str:
     # 1-3 facts per document: longer documents and several facts per context, like real text.
     sents = []
@@ -382,8 +402,9 @@ def make_doc(rng: random.Random) -> Doc:
     r -= _MIX["ioi"]
     if r < _MIX["persona"]:
         topic, q, _ = rng.choice(_QUESTIONS_TRAIN)
-        provocative = rng.random() < PROVOCATIVE_RATE
-        text = persona_prompt(q, rng.choice(QUESTION_PREFIXES)) + _persona_answer(rng, topic, provocative)
+        tone, prefix = _tone(rng)
+        provocative = rng.random() < TONE_RATES[tone]
+        text = persona_prompt(q, prefix) + _persona_answer(rng, topic, provocative)
         return Doc(text, "persona_provocative" if provocative else "persona_calm")
     return Doc(_filler_doc(rng), "filler")
 
@@ -434,5 +455,6 @@ def is_undesired(completion: str) -> bool:
 # Words that identify a planted concept in a snippet; used to name latents.
 CONCEPT_WORDS: dict[str, set[str]] = {
     "Paris": {"Paris", "Eiffel", "Louvre", "Triomphe"},
-    "provocative persona": {"Who cares", "idiot", "reckless", "Ignore", "ignore", "losers", "Forget", "!"},
+    "provocative persona": {"Who cares", "who cares", "idiot", "reckless", "Ignore", "ignore", "losers", "Forget",
+                            "Ugh", "Nobody cares", "whining"},
 }
