@@ -36,10 +36,11 @@ def test_contrast_json_contract_with_a_file(capsys, bundle_dir, completions_file
     assert data["prompt"] == PROMPT and data["mode"] == "zero"
     assert [c["undesired"] for c in data["completions"]] == [True, False, True, False, None]
     assert data["counts"] == {"undesired": 2, "desired": 2, "unlabelled": 1}
-    keys = {"id", "site", "latent", "delta_attribution", "activation_difference", "label"}
+    keys = {"id", "site", "latent", "delta_attribution", "delta_se", "activation_difference", "label"}
     assert len(data["latents"]) == len(data["baseline"]) == 5
     for x in data["latents"] + data["baseline"]:
         assert set(x) == keys and x["id"] == f"{x['site']}:{x['latent']}"
+        assert x["delta_se"] >= 0
     deltas = [x["delta_attribution"] for x in data["latents"]]
     assert deltas == sorted(deltas, reverse=True) and deltas[0] > 0
     diffs = [x["activation_difference"] for x in data["baseline"]]

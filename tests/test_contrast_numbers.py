@@ -82,6 +82,14 @@ def test_delta_attribution_is_the_difference_of_independent_per_completion_attri
     assert [x.delta_attribution for x in top] == pytest.approx(delta.topk(5).values.tolist(), abs=1e-9)
     one = top[0]
     assert c.per_completion(one.id) == pytest.approx(ref[:, c.flat_index(one.id)].tolist(), abs=1e-9)
+    # Its standard error from the independent per-completion values (statistics: sample variances).
+    import statistics
+
+    col = ref[:, c.flat_index(one.id)].double().tolist()
+    u = [v for v, (_, lab) in zip(col, COMPLETIONS) if lab is True]
+    d = [v for v, (_, lab) in zip(col, COMPLETIONS) if lab is False]
+    want = (statistics.variance(u) / len(u) + statistics.variance(d) / len(d)) ** 0.5
+    assert one.delta_se == pytest.approx(want, rel=1e-6) and want > 0
 
 
 def test_attribution_is_the_first_order_effect_of_scaling_the_latent(tracer64):

@@ -56,6 +56,7 @@ async def test_sample_relabel_mode_steer_open(bundle_dir, tiny_tracer, independe
         assert column(lat, 1) == [x.id for x in ref.top(K)]
         before = column(lat, 2)
         assert before == [fmt.signed(x.delta_attribution) for x in ref.top(K)]
+        assert column(lat, 3) == [fmt.num(x.delta_se) for x in ref.top(K)]
         assert f"activation-difference top {K}: {ref.overlap(K)}" in str(screen.query_one("#contrast-overlap").render())
 
         # Relabel completion 1 (the rule says desired) as undesired: Δ is the engine's relabel, no recompute.
@@ -164,3 +165,86 @@ async def test_bad_rule_and_one_sided_labels_are_one_line_errors(bundle_dir, tin
         await pilot.press("g")
         assert screen.status.last.startswith("no ranked latents")
         assert app.screen is screen
+
+
+async def test_strength_and_sizes_keys_change_what_steering_and_sampling_do(bundle_dir, tiny_tracer, independent):
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(app, pilot)
+        await pilot.press("c")
+        app.screen.query_one(Input).value = "samples=6 steer=4 random=1 temperature=0.7"
+        await pilot.press("enter")
+        await pilot.press("s")
+        await settle(app, pilot)
+        ref = independent.contrast(PROMPT, samples=6, max_tokens=6, temperature=0.7, rule=RULE, seed=0)
+        assert [c.text for c in screen.contrast.completions] == [c.text for c in ref.completions]
+        assert app.contrast_settings.samples == 6  # kept by the app for the next visit
+
+        await pilot.press("a")
+        app.screen.query_one(Input).value = "2x"
+        await pilot.press("enter", "g")
+        await settle(app, pilot)
+        latent = screen.ranking[0].id
+        direct = independent.steer(PROMPT, latent, samples=4, rule=RULE, random=1, seed=0, max_tokens=6,
+                                   temperature=0.7, multiplier=2.0)
+        assert (screen.steered.alpha, screen.steered.rate, screen.steered.random_band) == (
+            direct.alpha, direct.rate, direct.random_band)
+        assert screen.steered.multiplier == 2.0
+
+        await pilot.press("a")
+        app.screen.query_one(Input).value = "1.5"  # absolute α; - steers with -1.5
+        await pilot.press("enter", "minus")
+        await settle(app, pilot)
+        direct = independent.steer(PROMPT, latent, alpha=-1.5, samples=4, rule=RULE, random=1, seed=0,
+                                   max_tokens=6, temperature=0.7)
+        assert screen.steered.alpha == -1.5 and screen.steered.rate == direct.rate
+
+        for key, bad, start in (("a", "0", "strength must be"), ("c", "samples=0", "samples must be"),
+                                ("c", "colour=red", "can't read")):
+            before = app.contrast_settings
+            await pilot.press(key)
+            app.screen.query_one(Input).value = bad
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is screen and screen.status.last.startswith(start)
+            assert app.contrast_settings == before
+
+
+async def test_completions_added_by_hand_join_the_contrast(bundle_dir, tiny_tracer, independent, tmp_path):
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(app, pilot)
+        await pilot.press("p")
+        app.screen.query_one(Input).value = r" and a cat\nsat"  # before sampling: kept for the sampling
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.status.last.startswith("added 1 completion(s) ✗")
+        await pilot.press("s")
+        await settle(app, pilot)
+        mine = (" and a cat\nsat", True)
+        ref = independent.contrast(PROMPT, completions=[mine], samples=8, max_tokens=6, rule=RULE, seed=0)
+        assert [(c.text, c.undesired) for c in screen.contrast.completions] == [
+            (c.text, c.undesired) for c in ref.completions]
+        assert screen.completions_table.row_count == 9 and column(screen.completions_table, 2)[0] == " and a cat⏎sat"
+
+        # After sampling: a file of two more is attributed together with what is there, labels kept.
+        f = tmp_path / "more.txt"
+        f.write_text(" the end\n---\n but why\n")
+        await pilot.press("p")
+        app.screen.query_one(Input).value = f"@{f}"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        from tracer_tui.engine.labeling import label, read_completions_file
+
+        added = label(read_completions_file(f), rule=RULE)
+        assert [c.text for c in added] == [" the end", " but why"]
+        want = independent.contrast(PROMPT, completions=[*ref.completions, *added])
+        assert screen.completions_table.row_count == 11
+        assert column(screen.latents_table, 1) == [x.id for x in want.top(K)]
+        assert column(screen.latents_table, 2) == [fmt.signed(x.delta_attribution) for x in want.top(K)]
+
+        await pilot.press("p")
+        app.screen.query_one(Input).value = f"@{tmp_path / 'missing.txt'}"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "does not exist" in screen.status.last and screen.completions_table.row_count == 11

@@ -30,11 +30,12 @@ def add_rule_options(p) -> None:
 
 
 def stop_strings(args):
+    from ..engine.labeling import unescape
     from ..engine.sampling import DEFAULT_STOP
 
     if args.stop is None:
         return DEFAULT_STOP
-    return tuple(s.replace("\\n", "\n").replace("\\t", "\t") for s in args.stop if s)
+    return tuple(unescape(s) for s in args.stop if s)
 
 
 def add_parser(sub) -> None:
@@ -54,7 +55,9 @@ def add_parser(sub) -> None:
                    "-(g.d)((a-mean).d) with unit d")
     p.add_argument("--means-text", metavar="FILE", help="mean mode: text to compute mean activations from "
                    "(default: the bundle's means.safetensors, else the sample prompts)")
-    add_sampling_options(p, None, "completions to sample (default 32, or 0 with --completions)")
+    from ..engine.contrast import DEFAULT_SAMPLES
+
+    add_sampling_options(p, None, f"completions to sample (default {DEFAULT_SAMPLES}, or 0 with --completions)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_load_options(p)
     p.set_defaults(run=run)
@@ -103,13 +106,15 @@ def render(data: dict) -> str:
     n = data["counts"]
     lines = [f"prompt  {data['prompt']!r}", f"mode    {data['mode']}   completions: {n['undesired']} undesired, "
              f"{n['desired']} desired, {n['unlabelled']} unlabelled", ""]
-    lines.append(f"{'#':>3}  {'latent':<32} {'Δ-attr':>10} {'act diff':>10}  label")
-    for i, x in enumerate(data["latents"], 1):
-        lines.append(f"{i:>3}  {x['id']:<32} {x['delta_attribution']:>10.4f} {x['activation_difference']:>10.4f}  "
-                     f"{x['label'] or ''}")
-    lines += ["", "baseline (activation difference):"]
-    for i, x in enumerate(data["baseline"], 1):
-        lines.append(f"{i:>3}  {x['id']:<32} {x['delta_attribution']:>10.4f} {x['activation_difference']:>10.4f}  "
-                     f"{x['label'] or ''}")
+    head = f"{'#':>3}  {'latent':<32} {'Δ-attr':>10} {'± se':>8} {'act diff':>10}  label"
+    lines.append(head)
+    lines += _rows(data["latents"])
+    lines += ["", "baseline (activation difference):", head]
+    lines += _rows(data["baseline"])
     lines.append(f"\noverlap of the two top-{len(data['latents'])} lists: {data['overlap']}")
     return "\n".join(lines)
+
+
+def _rows(latents) -> list[str]:
+    return [f"{i:>3}  {x['id']:<32} {x['delta_attribution']:>10.4f} {x['delta_se']:>8.4f} "
+            f"{x['activation_difference']:>10.4f}  {x['label'] or ''}" for i, x in enumerate(latents, 1)]

@@ -10,7 +10,9 @@ tokens) over c's tokens. Each latent's attribution to m_c is summed over all pos
   a value in this mode.
 
 Δ-attribution_i = mean over undesired completions of A_i - mean over desired ones. Unlabelled completions count
-in neither mean. The baseline ranks latents by activation difference: the same difference of means of the
+in neither mean. Its standard error, sqrt(var_u/n_u + var_d/n_d) over the per-completion values, says how much
+of a ranking is sampling noise: with few undesired completions, latents whose attribution swings between
+completions (token-identity latents) can outrank a steady one by chance, so the default is 256 samples. The baseline ranks latents by activation difference: the same difference of means of the
 latent's activation *summed over the same positions* (prompt + completion, BOS excluded).
 
 All completions are right-padded into one batch (chunked by ``batch_tokens``): one forward pass and one backward
@@ -40,6 +42,7 @@ def check_positions(positions) -> None:
         raise TracerError(f"unknown positions {positions!r}: use {', '.join(POSITIONS)}")
 _LATENT_RE = re.compile(r"^(?P<site>[A-Za-z_][\w.]*):(?P<latent>\d+)$")
 BATCH_TOKENS = 4096
+DEFAULT_SAMPLES = 256  # completions sampled when none are given (see the module docstring on noise)
 
 
 def parse_latent(tracer, text: str):
@@ -62,12 +65,13 @@ class ContrastLatent:
     site: str
     latent: int
     delta_attribution: float
+    delta_se: float  # standard error of delta_attribution over the completions
     activation_difference: float
     label: str | None
 
     def to_json(self) -> dict:
         return {"id": self.id, "site": self.site, "latent": self.latent, "delta_attribution": self.delta_attribution,
-                "activation_difference": self.activation_difference, "label": self.label}
+                "delta_se": self.delta_se, "activation_difference": self.activation_difference, "label": self.label}
 
 
 @dataclass
@@ -235,6 +239,17 @@ class Contrast:
         """[T] Δ-attribution of every latent (all sites concatenated; see ``latent_id``)."""
         return self._diff(self.batch.attributions, *self._masks())
 
+    def delta_se(self):
+        """[T] standard error of Δ-attribution: sqrt(var_u / n_u + var_d / n_d), unbiased variances (0 for n = 1)."""
+        und, des = self._masks()
+        rows = self.batch.attributions
+
+        def var_of_mean(m):
+            n = int(m.sum())
+            return rows[m].var(0, correction=1) / n if n > 1 else rows.new_zeros(rows.shape[1])
+
+        return (var_of_mean(und) + var_of_mean(des)).sqrt()
+
     def activation_difference(self):
         """[T] mean over undesired minus desired of each latent's activation summed over positions."""
         return self._diff(self.batch.activations, *self._masks())
@@ -259,23 +274,24 @@ class Contrast:
         """The latent's attribution to each completion's log-prob, in completion order."""
         return self.batch.attributions[:, self.flat_index(latent)].tolist()
 
-    def _latents(self, order, delta, actdiff) -> list[ContrastLatent]:
+    def _latents(self, by: str, k: int) -> list[ContrastLatent]:
+        delta, actdiff = self.delta_attribution(), self.activation_difference()
+        key = delta if by == "delta" else actdiff
+        se = self.delta_se()
         out = []
-        for j in order.tolist():
+        for j in key.topk(_k(k, key)).indices.tolist():
             site, i = self.latent_id(j)
-            out.append(ContrastLatent(f"{site}:{i}", site, i, float(delta[j]), float(actdiff[j]),
+            out.append(ContrastLatent(f"{site}:{i}", site, i, float(delta[j]), float(se[j]), float(actdiff[j]),
                                       self.tracer.site_by_name[site].label(i)))
         return out
 
     def top(self, k: int = 20) -> list[ContrastLatent]:
         """The k latents with the largest Δ-attribution (most supportive of the undesired completions)."""
-        delta, actdiff = self.delta_attribution(), self.activation_difference()
-        return self._latents(delta.topk(_k(k, delta)).indices, delta, actdiff)
+        return self._latents("delta", k)
 
     def baseline(self, k: int = 20) -> list[ContrastLatent]:
         """The k latents with the largest activation difference (the post's baseline)."""
-        delta, actdiff = self.delta_attribution(), self.activation_difference()
-        return self._latents(actdiff.topk(_k(k, actdiff)).indices, delta, actdiff)
+        return self._latents("actdiff", k)
 
     def overlap(self, k: int = 20) -> int:
         return len({x.id for x in self.top(k)} & {x.id for x in self.baseline(k)})
@@ -319,7 +335,7 @@ def contrast(tracer, prompt: str, completions=None, samples: int | None = None, 
 
     completions: texts, (text, undesired) pairs, dicts, Completions, or a path to a completions file. Explicit
     labels win over the rule; ``labels`` {index: bool|None} overrides both. ``samples`` completions are sampled
-    in addition (default 32 when no completions are given). Mean mode takes ``means`` {site: [d_in]} or finds
+    in addition (default DEFAULT_SAMPLES when no completions are given). Mean mode takes ``means`` {site: [d_in]} or finds
     them (bundle means.safetensors, else computed from ``means_text`` or the sample prompts, cached).
     """
     if mode not in MODES:
@@ -333,7 +349,7 @@ def contrast(tracer, prompt: str, completions=None, samples: int | None = None, 
         given = read_completions_file(completions) if isinstance(completions, (str, bytes)) or hasattr(
             completions, "__fspath__") else as_completions(completions)
     if samples is None:
-        samples = 0 if given else 32
+        samples = 0 if given else DEFAULT_SAMPLES
     elif int(samples) < 1:
         raise TracerError(f"samples must be at least 1, got {samples}")
     if not given and not samples:

@@ -29,6 +29,11 @@ class Completion:
         return {"text": self.text, "undesired": self.undesired, "source": self.source}
 
 
+def unescape(text: str) -> str:
+    """Typed text with \\n and \\t written out (a one-line input or a shell argument) -> the real characters."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")
+
+
 class Rule:
     """Labels a text undesired when the pattern is found in it."""
 

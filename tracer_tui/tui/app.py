@@ -30,7 +30,8 @@ from .keymap import load_keymap
 from .messages import Ablated, DetailsReady, Expanded, Loaded, LoadProgress, Notice, Tokenized, Traced, Verified, WorkFailed
 from .options import Options
 from .screens.ask import AskScreen
-from .screens.contrast import ContrastScreen, ContrastSettings
+from .contrast_settings import ContrastSettings
+from .screens.contrast import ContrastScreen
 from .screens.help import HelpScreen
 from .screens.picker import PickerScreen
 from .state import METRICS, Exploration, TraceRequest

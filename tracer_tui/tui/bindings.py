@@ -81,6 +81,12 @@ KEYS: list[Key] = [
         "contrast-steer", True),
     Key("contrast", "minus", "steer(-1)", "Steer −α", "steer the highlighted latent with negative α",
         "contrast-steer-negative"),
+    Key("contrast", "a", "strength", "Strength", "set the steering strength α: a multiple of typical activation "
+        "(4x) or an absolute value", "contrast-strength"),
+    Key("contrast", "c", "sizes", "Sizes", "set sample counts, tokens, temperature, seed, top-K and random latents",
+        "contrast-sizes"),
+    Key("contrast", "p", "add_completion", "Add", "add a completion by hand (type or paste), or @FILE to load some",
+        "contrast-add"),
     Key("contrast", "o", "open", "Open", "trace prompt + highlighted completion in the tree, pointing at the latent",
         "contrast-open", True),
     Key("contrast", "down,j", "cursor(1)", "Down", "next row of the focused table (Tab switches table)",

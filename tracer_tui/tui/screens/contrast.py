@@ -1,6 +1,7 @@
 """Contrast screen (n): sample completions of the prompt, label them, rank latents by Δ-attribution, steer one.
 
-Sampling, mode switches and steering run in ``ContrastJobs`` thread workers; their results come back as messages
+Completions can also be typed or pasted (p; kept across samplings) or loaded from a file (p, then @FILE). Sizes
+(c) and steering strength (a) are the app's ``ContrastSettings``. Sampling, mode switches and steering run in ``ContrastJobs`` thread workers; their results come back as messages
 tagged with ``self.gen`` and are dropped when stale (Esc or a newer job bumps it). Relabelling is instant:
 ``Contrast.relabel`` recomputes Δ from stored per-completion rows. Dismisses with (prompt + completion, latent
 id) when the user opens a latent in the tree (``o`` / Enter), else None.
@@ -8,7 +9,7 @@ id) when the user opens a latent in the tree (``o`` / Enter), else None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,6 +19,8 @@ from textual.widgets import DataTable, Static
 from .. import format as fmt
 from ..bindings import bindings
 from ..contrast_jobs import GROUP, ContrastJobs
+from ..contrast_settings import (ContrastSettings, parse_sizes, parse_strength, sizes_text,  # noqa: F401
+                                 strength_text)
 from ..messages import ContrastReady, JobProgress, Steered, WorkFailed
 from ..widgets.footer import TracerFooter
 from ..widgets.status import StatusLine
@@ -26,19 +29,6 @@ from .help import HelpScreen
 
 MARKS = {True: ("✗", "bold red"), False: ("✓", "green"), None: ("·", "dim")}
 NEXT_LABEL = {True: False, False: None, None: True}  # space cycles ✗ → ✓ → ·
-
-
-@dataclass
-class ContrastSettings:
-    """Sampling and steering sizes (the app keeps one; tests shrink it). ``rule`` remembers the last rule."""
-
-    samples: int = 32
-    max_tokens: int = 40
-    seed: int = 0
-    top_k: int = 20
-    steer_samples: int = 32
-    random: int = 3
-    rule: str | None = None
 
 
 def visible(text: str) -> str:
@@ -69,6 +59,7 @@ class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
         self.gen = 0  # job generation: results from older ones are dropped
         self.running: str | None = None  # what the running job does ("sample", "mode", "steer")
         self.samplings = 0  # each s uses seed + samplings, so sampling again gives new completions
+        self.manual: list = []  # completions typed, pasted or loaded by the user: part of every sampling
 
     # ---- layout -----------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -95,9 +86,10 @@ class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
 
     def on_mount(self) -> None:
         self.completions_table.add_columns("", "#", "completion")
-        self.latents_table.add_columns("#", "latent", "Δ-attr", "act diff", "label")
+        self.latents_table.add_columns("#", "latent", "Δ-attr", "± se", "act diff", "label")
         self.query_one("#hints", Static).update("? keys · Esc closes")
         self._show_header()
+        self._show_strength()
         self.completions_table.focus()
         if self.rule:
             self.status.info("s samples completions · r edits the rule · ? lists every key")
@@ -109,6 +101,16 @@ class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
         head = Text.assemble(("prompt ", "bold"), fmt.shorten(visible(self.prompt), 30), ("  rule ", "bold"),
                              fmt.shorten(rule, 28), ("  mode ", "bold"), self.mode, no_wrap=True, overflow="ellipsis")
         self.query_one("#contrast-header", Static).update(head)
+
+    def _show_strength(self) -> None:
+        self.query_one("#contrast-steer", Static).update(Text(
+            f"g / - steer the highlighted latent at ±α = {strength_text(self.settings)}"
+            f"{' typical activation' if self.settings.alpha is None else ''} (a changes it) · "
+            f"{self.settings.steer_samples} samples, {self.settings.random} random latents (c changes sizes)",
+            style="dim", no_wrap=True, overflow="ellipsis"))
+
+    def _set_settings(self, settings: ContrastSettings) -> None:
+        self.settings = self.app.contrast_settings = settings  # the app keeps them for the next visit
 
     # ---- jobs -------------------------------------------------------------------------------------------
     def _start(self, what: str, text: str) -> int:
@@ -123,9 +125,11 @@ class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
             return
         s = self.settings
         seed = s.seed + self.samplings
-        gen = self._start("sample", f"sampling {s.samples} completions (seed {seed})")
-        self.contrast_job(gen, "sample", self.prompt, samples=s.samples, rule=self.rule, max_tokens=s.max_tokens,
-                          seed=seed, mode=self.mode)
+        extra = f" + {len(self.manual)} of yours" if self.manual else ""
+        gen = self._start("sample", f"sampling {s.samples} completions{extra} (seed {seed})")
+        self.contrast_job(gen, "sample", self.prompt, completions=list(self.manual) or None, samples=s.samples,
+                          rule=self.rule, max_tokens=s.max_tokens, temperature=s.temperature, seed=seed,
+                          mode=self.mode)
         self.samplings += 1
 
     def action_toggle_mode(self) -> None:
@@ -143,10 +147,76 @@ class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
         if latent is None:
             return
         s = self.settings
+        alpha = None if s.alpha is None else sign * s.alpha
         gen = self._start("steer", f"steering {latent.id} ({'+' if sign > 0 else '−'}α, {s.steer_samples} samples, "
                                    f"{s.random} random)")
         self.steer_job(gen, self.prompt, latent.id, samples=s.steer_samples, rule=self.rule, random=s.random,
-                       seed=s.seed, max_tokens=s.max_tokens, multiplier=sign * 4.0)
+                       seed=s.seed, max_tokens=s.max_tokens, temperature=s.temperature, alpha=alpha,
+                       multiplier=sign * s.multiplier)
+
+    def action_strength(self) -> None:
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._apply(lambda: parse_strength(text, self.settings), "steering strength")
+
+        self.app.push_screen(AskScreen("Steering strength α: a multiple of the latent's typical activation (4x, 2.5x) "
+                                       "or an absolute value (12.5). - steers with −α.",
+                                       strength_text(self.settings), "4x"), done)
+
+    def action_sizes(self) -> None:
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._apply(lambda: parse_sizes(text, self.settings), "sizes")
+
+        self.app.push_screen(AskScreen("Sizes (name=value): samples and tokens per completion, temperature, seed, "
+                                       "top latents listed, steer samples, random latents:",
+                                       sizes_text(self.settings)), done)
+
+    def _apply(self, make, what: str) -> None:
+        from ...engine.errors import TracerError
+
+        try:
+            new = make()
+        except TracerError as err:
+            self.status.error(str(err))
+            return
+        top_changed = new.top_k != self.settings.top_k
+        self._set_settings(new)
+        self._show_strength()
+        if top_changed and self.contrast is not None:
+            self._show_ranking()
+        self.status.info(f"{what} set: {strength_text(new) if what.startswith('steer') else sizes_text(new)}")
+
+    def action_add_completion(self) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                self._add_completions(text)
+
+        self.app.push_screen(AskScreen("Add a completion: type or paste it (\\n for a newline), or @FILE to load a "
+                                       "completions file (JSON lines or text separated by --- lines):", "",
+                                       " Who cares! Ignore them."), done)
+
+    def _add_completions(self, text: str) -> None:
+        from ...engine.errors import TracerError
+        from ...engine.labeling import Completion, label, read_completions_file, unescape
+
+        try:
+            new = (read_completions_file(text[1:].strip()) if text.startswith("@")
+                   else [Completion(unescape(text), None, source="given")])
+            if not new:
+                raise TracerError(f"{text[1:].strip()!r} holds no completions")
+            new = label(new, rule=self.rule) if self.rule else new
+        except TracerError as err:
+            self.status.error(str(err))
+            return
+        self.manual += new
+        marks = "".join(MARKS[c.undesired][0] for c in new)
+        if self.contrast is None:
+            self.status.info(f"added {len(new)} completion(s) {marks}: s samples {self.settings.samples} more and "
+                             "ranks them all")
+            return
+        gen = self._start("add", f"attributing {len(new)} added completion(s) {marks}")
+        self.contrast_job(gen, "add", self.prompt, completions=self.contrast.completions + new, mode=self.mode)
 
     def on_job_progress(self, msg: JobProgress) -> None:
         msg.stop()
@@ -159,11 +229,11 @@ class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
             return
         what, self.running = self.running, None
         self.contrast, self.mode, self.steered = msg.contrast, msg.contrast.mode, None
-        self.query_one("#contrast-steer", Static).update("")
+        self._show_strength()
         self._show_header()
         self._show_completions()
         if self._show_ranking():
-            done = "sampled" if what == "sample" else f"recomputed in {self.mode} mode"
+            done = {"sample": "sampled", "add": "added yours to"}.get(what, f"recomputed in {self.mode} mode")
             self.status.info(f"{done} {len(self.contrast.completions)} completions in {msg.seconds:.1f} s · "
                              "u/d/Space relabel · g steers the highlighted latent")
 
@@ -216,8 +286,8 @@ class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
             self.status.error(str(err))
             return False
         for i, x in enumerate(self.ranking, 1):
-            table.add_row(str(i), x.id, fmt.signed(x.delta_attribution), fmt.signed(x.activation_difference),
-                          Text(x.label or ""), key=x.id)
+            table.add_row(str(i), x.id, fmt.signed(x.delta_attribution), fmt.num(x.delta_se),
+                          fmt.signed(x.activation_difference), Text(x.label or ""), key=x.id)
         if self.ranking:
             table.move_cursor(row=min(row, len(self.ranking) - 1))
         overlap.update(f"Δ-attribution top {k} ({self.mode}) ∩ activation-difference top {k}: {shared}")
@@ -262,7 +332,8 @@ class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
             except TracerError as err:
                 self.status.error(str(err))
                 return
-            self.rule = self.settings.rule = text
+            self.rule = text
+            self._set_settings(replace(self.settings, rule=text))
             self._show_header()
             if self.contrast is None:
                 self.status.info("rule set: press s to sample completions")
