@@ -22,8 +22,9 @@ COMPLETIONS = [
 ]
 
 
-def _reference(model, sae, site, prompt, completion, mode="zero", mean=None):
-    """One completion, one site: its own forward and backward with a raw hook. Returns ([d_sae], metric, acts)."""
+def _reference(model, sae, site, prompt, completion, mode="zero", mean=None, per_position=False):
+    """One completion, one site: its own forward and backward with a raw hook. Returns ([d_sae], metric, acts),
+    or with ``per_position`` the zero-mode attributions [pos, d_sae] before summing (BOS row zeroed)."""
     prompt_tokens = tokens_of(model, prompt)[0]
     comp = model.tokenizer.encode(completion, add_special_tokens=False)
     tokens = torch.cat([prompt_tokens, torch.tensor(comp)])[None]
@@ -41,6 +42,10 @@ def _reference(model, sae, site, prompt, completion, mode="zero", mean=None):
         (g,) = torch.autograd.grad(metric, held["x"])
     x, g = held["x"][0].detach(), g[0]
     f = sae.encode(x)
+    if per_position:
+        attr = (f * (g @ sae.W_dec.T)).detach()
+        attr[0] = 0
+        return attr
     if mode == "zero":
         attr = (f * (g @ sae.W_dec.T))[1:].sum(0)  # BOS (position 0) excluded
     else:
@@ -242,3 +247,26 @@ def test_positions_split_the_sum_into_prompt_and_completion(tracer64):
         assert a.abs().max() > 1e-3 and b.abs().max() > 1e-3
     # On the prompt, every completion sees the same activations.
     assert torch.allclose(parts["prompt"].activations, parts["prompt"].activations[0].expand_as(parts["prompt"].activations))
+
+
+def test_focus_is_the_position_where_the_latent_matters_most(tracer64):
+    c = contrast(tracer64, PROMPT, completions=COMPLETIONS)
+    model = tracer64.adapter.model
+    P = tokens_of(model, PROMPT).shape[1]
+    sae = tracer64.saes[-1]
+    offset = c.offsets[-1]
+    for index in (0, 1):
+        text = COMPLETIONS[index][0]
+        row = c.batch.attributions[index, offset : offset + sae.d_sae]
+        latent = int(row.abs().argmax())  # active on this completion
+        per = _reference(model, sae.sae, sae.site, PROMPT, text, per_position=True)[:, latent]
+        p = int(per.abs().argmax())
+        f = c.focus(index, f"{sae.site}:{latent}")
+        assert f.attribution == pytest.approx(float(per[p]), abs=1e-9)
+        comp = model.tokenizer.encode(text, add_special_tokens=False)
+        k = min(max(p + 1 - P, 0), len(comp) - 1)  # the target: the completion token predicted at p (or the first)
+        assert f.target_id == comp[k] and f.position == P + k - 1
+        assert f.text == PROMPT + model.tokenizer.decode(comp[:k])
+        assert tokens_of(model, f.text).shape[1] == f.position + 1  # the target is predicted at the last position
+    inactive = int((c.batch.activations[0, offset : offset + sae.d_sae] == 0).nonzero()[0])
+    assert c.focus(0, f"{sae.site}:{inactive}") is None

@@ -58,6 +58,14 @@ def test_top_delta_attribution_latent_is_provocative_and_steers_the_behaviour(de
     down = demo.steer(p.prompt, top.id, multiplier=-4.0, samples=STEER_SAMPLES, rule=p.undesired_rule, seed=0)
     assert down.rate < down.unsteered_rate
 
+    # Opened in the tree for an undesired completion: it matters most where the persona is chosen, at the
+    # prompt's last token, and the trace of that completion's first token lists it among the root's drivers.
+    i = next(j for j, comp in enumerate(c.completions) if comp.undesired)
+    f = c.focus(i, top.id)
+    assert f.text == p.prompt and f.target_id == c.completions[i].ids[0]
+    trace = demo.trace(f.text, position=f.position, target_id=f.target_id)
+    assert any(str(n.id).startswith(top.id + "@") for n in trace.nodes)
+
     # The activation-difference baseline's top latent, steered the same way, does worse.
     assert base.id != top.id
     b = demo.steer(p.prompt, base.id, samples=STEER_SAMPLES, rule=p.undesired_rule, seed=0)

@@ -95,15 +95,20 @@ async def test_sample_relabel_mode_steer_open(bundle_dir, tiny_tracer, independe
                                      multiplier=-4.0)
         assert screen.steered.alpha == negative.alpha < 0 and screen.steered.rate == negative.rate
 
-        # Open: the tree traces prompt + highlighted completion and points at the latent. (Completion 0: the
-        # tiny model also samples control characters, which the tracer refuses in a prompt.)
-        assert ref.completions[0].text.isprintable()
-        await pilot.press("up", "o")
+        # Open: the tree traces prompt + the highlighted completion up to where the latent matters most for it,
+        # with the completion's next token as the target, and points at the latent. (The tiny model also samples
+        # byte sequences that decode and re-encode differently; such completions are traced whole.)
+        index, want = next((i, ref.focus(i, latent)) for i, c in enumerate(ref.completions)
+                           if c.text.isprintable() and ref.focus(i, latent) is not None)
+        await pilot.press("up", *["down"] * index, "o")
         await settle(app, pilot)
         assert not isinstance(app.screen, ContrastScreen)
-        assert app.ex.request is not None, app.status.last
-        assert app.ex.request.prompt == PROMPT + ref.completions[0].text
-        assert f"contrast latent {latent}" in app.status.last
+        request = app.ex.request
+        assert request is not None, app.status.last
+        assert (request.prompt, request.position, request.target_id) == (want.text, want.position, want.target_id)
+        assert app.ex.trace.target.position == want.position and app.ex.trace.target.id == want.target_id
+        assert f"contrast latent {latent}: highlighted" in app.status.last
+        assert app.tree.cursor_node.data.key.startswith(f"{latent}@")
 
 
 async def test_escape_cancels_sampling_without_stale_results(bundle_dir, tiny_tracer):

@@ -74,6 +74,18 @@ class ContrastLatent:
                 "delta_se": self.delta_se, "activation_difference": self.activation_difference, "label": self.label}
 
 
+@dataclass(frozen=True)
+class Focus:
+    """Where a latent matters most for one completion, as a trace request: ``text`` is the prompt plus the
+    completion's tokens before that point, ``target_id`` the completion's next token (predicted at the last
+    position, ``position``, which counts the model's tokens of ``text``, BOS included)."""
+
+    text: str
+    position: int
+    target_id: int
+    attribution: float  # the latent's zero-ablation attribution at its strongest position, to the completion's log-prob
+
+
 @dataclass
 class CompletionBatch:
     """Per-completion results of the batched pass: [N, total latents] over all sites, concatenated."""
@@ -123,8 +135,11 @@ def completion_attributions(tracer, ids: list[int], completions_ids: list[list[i
     return CompletionBatch(*cat, logprobs=logprobs)
 
 
-def _chunk(tracer, ids, comps, mode, means, positions="all"):
-    """One forward and one backward pass over a right-padded batch of completions."""
+def _forward(tracer, ids, comps, saes, positions="all"):
+    """One forward pass over prompt + completion rows, right-padded: (valid [B, L], {site: act}, metric [B]).
+
+    ``valid`` marks the positions attributions are summed over; the metric is each row's completion log-prob.
+    """
     import torch
 
     adapter = tracer.adapter
@@ -151,10 +166,20 @@ def _chunk(tracer, ids, comps, mode, means, positions="all"):
 
     acts: dict[str, object] = {}
     keep = site_recorder(acts)
-    with adapter.hooks({s.site: keep for s in tracer.saes}):
+    with adapter.hooks({s.site: keep for s in saes}):
         resid = adapter.run(tokens)
         lp = adapter.token_logprobs(resid, tokens, start=P - 1)
         metric = (lp * lp_mask).sum(1)  # [B]
+    return valid, acts, metric
+
+
+def _chunk(tracer, ids, comps, mode, means, positions="all"):
+    """One forward and one backward pass over a right-padded batch of completions."""
+    import torch
+
+    device = tracer.adapter.device
+    valid, acts, metric = _forward(tracer, ids, comps, tracer.saes, positions)
+    B, L = valid.shape
     site_acts = [acts[s.site] for s in tracer.saes]
     grads = torch.autograd.grad(metric.sum(), site_acts, allow_unused=True)
 
@@ -273,6 +298,42 @@ class Contrast:
     def per_completion(self, latent) -> list[float]:
         """The latent's attribution to each completion's log-prob, in completion order."""
         return self.batch.attributions[:, self.flat_index(latent)].tolist()
+
+    def focus(self, index: int, latent) -> Focus | None:
+        """Where ``latent`` has its largest |attribution| to completion ``index``'s log-prob, as a trace request.
+
+        The target is the completion token predicted at that position (the first one for a prompt position), so
+        tracing it puts the latent among the root's direct drivers. None when the latent is inactive on the
+        completion, or when the text before the target tokenizes differently (the positions would not line up).
+        """
+        import torch
+
+        from .sampling import prompt_ids
+
+        site, i = parse_latent(self.tracer, latent) if isinstance(latent, str) else latent
+        comp = self.completions[int(index)]
+        adapter = self.tracer.adapter
+        ids = prompt_ids(adapter, self.prompt)
+        cids = list(comp.ids) if comp.ids is not None else adapter.encode_text(comp.text)
+        if not cids:
+            return None
+        with torch.enable_grad():
+            valid, acts, metric = _forward(self.tracer, ids, [cids], [site])
+            act = acts[site.site]
+            (g,) = torch.autograd.grad(metric.sum(), [act])
+        with torch.no_grad():
+            f = site.encode(site.flat(act.detach()))[0, :, i]
+            per_pos = f * (site.flat(g)[0] @ site.decoder_rows([i])[0].to(g.dtype)).to(f.dtype)
+            per_pos = per_pos * valid[0].to(f.dtype)
+        p = int(per_pos.abs().argmax())
+        if float(per_pos[p]) == 0.0:
+            return None
+        P = len(ids)
+        k = min(max(p + 1 - P, 0), len(cids) - 1)  # completion tokens before the target
+        text = self.prompt + (adapter.decode_ids(cids[:k]) if k else "")
+        if [int(t) for t in adapter.tokenize(text)[0]] != ids + cids[:k]:
+            return None
+        return Focus(text, P + k - 1, int(cids[k]), float(per_pos[p]))
 
     def _latents(self, by: str, k: int) -> list[ContrastLatent]:
         delta, actdiff = self.delta_attribution(), self.activation_difference()

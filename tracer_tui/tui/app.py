@@ -600,15 +600,15 @@ class TracerApp(EngineJobs, App):
         self.push_screen(ContrastScreen(prompt, rule or self.contrast_settings.rule, self.contrast_settings),
                          self._open_from_contrast)
 
-    def _open_from_contrast(self, result: tuple[str, str] | None) -> None:
-        """Trace prompt + completion (top prediction after it) and point at the latent when the tree shows it."""
+    def _open_from_contrast(self, result) -> None:
+        """Trace where the contrast latent matters most (``OpenLatent``) and point at it when the tree shows it."""
         if not result:
             return
-        text, latent = result
-        self.prompt_input.value = text
-        self.look_for = latent
+        self.prompt_input.value = result.text
+        self.look_for = result.latent
         self.tree.focus()
-        self.request_trace(TraceRequest(text, metric=self.metric, contrast=self.contrast))
+        self.request_trace(TraceRequest(result.text, position=result.position, target_id=result.target_id,
+                                        metric=self.metric, contrast=self.contrast))
 
     def action_export(self, suffix: str = ".json") -> None:
         if self.ex.trace is None:

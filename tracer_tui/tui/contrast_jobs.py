@@ -12,7 +12,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from ..errors_text import describe
-from .messages import ContrastReady, JobProgress, Steered, WorkFailed
+from .messages import ContrastReady, Focused, JobProgress, Steered, WorkFailed
 
 GROUP = "contrast-screen"
 
@@ -57,3 +57,8 @@ class ContrastJobs:
     def steer_job(self, gen: int, prompt: str, latent: str, **kwargs) -> None:
         self._job(gen, "steer", lambda tracer, progress, cancelled: tracer.steer(
             prompt, latent, progress=progress, should_cancel=cancelled, **kwargs), Steered)
+
+    @work(thread=True, exclusive=True, group=GROUP, exit_on_error=False)
+    def focus_job(self, gen: int, contrast, index: int, latent: str) -> None:
+        """Where ``latent`` matters most in completion ``index`` (one forward and backward pass): posts Focused."""
+        self._job(gen, "open", lambda tracer, progress, cancelled: (latent, contrast.focus(index, latent)), Focused)

@@ -93,3 +93,11 @@ class Steered(Message):
     def __init__(self, gen: int, result: Any, seconds: float):
         super().__init__()
         self.gen, self.result, self.seconds = gen, result, seconds
+
+
+class Focused(Message):
+    """Where a contrast latent matters most in a completion: result = (latent id, Focus or None)."""
+
+    def __init__(self, gen: int, result: Any, seconds: float):
+        super().__init__()
+        self.gen, self.result, self.seconds = gen, result, seconds

@@ -3,13 +3,13 @@
 Completions can also be typed or pasted (p; kept across samplings) or loaded from a file (p, then @FILE). Sizes
 (c) and steering strength (a) are the app's ``ContrastSettings``. Sampling, mode switches and steering run in ``ContrastJobs`` thread workers; their results come back as messages
 tagged with ``self.gen`` and are dropped when stale (Esc or a newer job bumps it). Relabelling is instant:
-``Contrast.relabel`` recomputes Δ from stored per-completion rows. Dismisses with (prompt + completion, latent
-id) when the user opens a latent in the tree (``o`` / Enter), else None.
+``Contrast.relabel`` recomputes Δ from stored per-completion rows. Opening a latent (``o`` / Enter) finds where it
+matters most in the highlighted completion (``Contrast.focus``) and dismisses with an ``OpenLatent``; else None.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,7 +21,7 @@ from ..bindings import bindings
 from ..contrast_jobs import GROUP, ContrastJobs
 from ..contrast_settings import (ContrastSettings, parse_sizes, parse_strength, sizes_text,  # noqa: F401
                                  strength_text)
-from ..messages import ContrastReady, JobProgress, Steered, WorkFailed
+from ..messages import ContrastReady, Focused, JobProgress, Steered, WorkFailed
 from ..widgets.footer import TracerFooter
 from ..widgets.status import StatusLine
 from .ask import AskScreen
@@ -46,7 +46,18 @@ def steer_line(r) -> str:
             f"{r.samples} samples, seed {r.seed}")
 
 
-class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
+@dataclass(frozen=True)
+class OpenLatent:
+    """What the tree should trace: predict ``target_id`` at ``position`` of ``text`` (None: the top prediction
+    after the text), then point at ``latent``."""
+
+    text: str
+    latent: str
+    position: int | None = None
+    target_id: int | None = None
+
+
+class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
     BINDINGS = bindings("contrast")
 
     def __init__(self, prompt: str, rule: str | None, settings: ContrastSettings):
@@ -361,9 +372,21 @@ class ContrastScreen(ContrastJobs, ModalScreen[tuple[str, str] | None]):
         latent = self._highlighted_latent()
         if latent is None:
             return
-        completion = self.contrast.completions[self.completions_table.cursor_row]
-        self._cancel()
-        self.dismiss((self.prompt + completion.text, latent.id))
+        index = self.completions_table.cursor_row
+        gen = self._start("open", f"finding where {latent.id} matters most in completion {index}")
+        self.focus_job(gen, self.contrast, index, latent.id)
+
+    def on_focused(self, msg: Focused) -> None:
+        msg.stop()
+        if msg.gen != self.gen:
+            return
+        self.running = None
+        latent, focus = msg.result
+        if focus is None:  # inactive on this completion: trace its end, the tree says whether the latent shows
+            text = self.prompt + self.contrast.completions[self.completions_table.cursor_row].text
+            self.dismiss(OpenLatent(text, latent))
+        else:
+            self.dismiss(OpenLatent(focus.text, latent, focus.position, focus.target_id))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
