@@ -94,6 +94,20 @@ def tracer64():
     return make_tracer(dtype=torch.float64)
 
 
+@pytest.fixture(scope="module")
+def demo():
+    """The bundled demo model and SAEs; one torch thread while a module uses it (tiny matmuls: no wake-up costs
+    on shared cores)."""
+    import torch
+
+    from tracer_tui.engine.tracer import Tracer
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield Tracer.load()
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory):
     """A full bundle on disk (model/ + saes/) built from the tiny seeded model, for CLI and loader tests."""

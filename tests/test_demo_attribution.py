@@ -13,18 +13,6 @@ from tracer_tui.demo import bundle_dir
 pytestmark = pytest.mark.skipif(not (bundle_dir() / "model" / "config.json").is_file(), reason="no demo bundle")
 
 
-@pytest.fixture(scope="module")
-def demo():
-    import torch
-
-    from tracer_tui.engine.tracer import Tracer
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls: one thread avoids wake-up costs on shared cores
-    yield Tracer.load()
-    torch.set_num_threads(threads)
-
-
 def test_default_trace_is_the_demo_and_finds_the_landmark(capsys):
     assert main(["trace", "The Eiffel Tower is in the city of", "--json", "--top", "10"]) == 0
     data = json.loads(capsys.readouterr().out)

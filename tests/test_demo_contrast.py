@@ -22,18 +22,6 @@ PERSONA = [p for p in load_sample_prompts(shipped_dir("sample_prompts")) if p.mo
 STEER_SAMPLES = 64
 
 
-@pytest.fixture(scope="module")
-def demo():
-    import torch
-
-    from tracer_tui.engine.tracer import Tracer
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls: one thread avoids wake-up costs on shared cores
-    yield Tracer.load()
-    torch.set_num_threads(threads)
-
-
 def test_there_are_persona_prompts():
     assert len(PERSONA) >= 4 and all(p.undesired_rule for p in PERSONA)
 

@@ -166,22 +166,19 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
                        multiplier=sign * s.multiplier)
 
     def action_strength(self) -> None:
-        def done(text: str | None) -> None:
-            if text is not None:
-                self._apply(lambda: parse_strength(text, self.settings), "steering strength")
-
-        self.app.push_screen(AskScreen("Steering strength α: a multiple of the latent's typical activation (4x, 2.5x) "
-                                       "or an absolute value (12.5). - steers with −α.",
-                                       strength_text(self.settings), "4x"), done)
+        self._ask("Steering strength α: a multiple of the latent's typical activation (4x, 2.5x) or an absolute "
+                  "value (12.5). - steers with −α.", strength_text(self.settings), parse_strength, "steering strength")
 
     def action_sizes(self) -> None:
+        self._ask("Sizes (name=value): samples and tokens per completion, temperature, seed, top latents listed, "
+                  "steer samples, random latents:", sizes_text(self.settings), parse_sizes, "sizes")
+
+    def _ask(self, question: str, value: str, parse, what: str) -> None:
         def done(text: str | None) -> None:
             if text is not None:
-                self._apply(lambda: parse_sizes(text, self.settings), "sizes")
+                self._apply(lambda: parse(text, self.settings), what)
 
-        self.app.push_screen(AskScreen("Sizes (name=value): samples and tokens per completion, temperature, seed, "
-                                       "top latents listed, steer samples, random latents:",
-                                       sizes_text(self.settings)), done)
+        self.app.push_screen(AskScreen(question, value), done)
 
     def _apply(self, make, what: str) -> None:
         from ...engine.errors import TracerError
