@@ -101,14 +101,18 @@ def test_default_alpha_is_four_times_the_typical_activation(planted):
     s = steer(planted, PLANT_PROMPT, LATENT, rule="mary", samples=4, max_tokens=4)
     assert s.typical == pytest.approx(1.0)  # the planted latent is exactly 1 wherever it is read
     assert s.alpha == pytest.approx(4.0) and s.multiplier == pytest.approx(4.0)
-    # Random latents get the same multiplier of their own typical activation.
+    # Random latents (active ones) get a steering vector of the same norm: alpha * |d_i| / |d_j|.
     r = steer(planted, PLANT_PROMPT, LATENT, alpha=2.0, rule="mary", random=2, samples=4, max_tokens=4)
     site = planted.site_by_name[PLANT_SITE]
     ids = planted.adapter.tokenize(PLANT_PROMPT)[0].tolist()
     typ = typical_activations(planted, site, ids, [list(c.ids) for c in r.unsteered])
+    w = site.sae.W_dec.detach()
+    i = int(LATENT.rsplit(":", 1)[1])
+    assert len(r.random) == 2
     for x in r.random:
         j = int(x.id.rsplit(":", 1)[1])
-        assert typ[j] > 0 and x.alpha == pytest.approx(2.0 * float(typ[j]))
+        assert typ[j] > 0 and j != i
+        assert float((x.alpha * w[j]).norm()) == pytest.approx(float((2.0 * w[i]).norm()), rel=1e-5)
 
 
 def test_bad_steering_inputs(planted):

@@ -8,9 +8,12 @@ unsteered completions (the post's "gray zone").
 Scale: d_i is the SAE decoder row (not normalised). A latent's *typical activation* is the mean of its nonzero
 activations over the prompt and the unsteered completions (BOS excluded). The default alpha is
 ``DEFAULT_MULTIPLIER`` (4) times the typical activation, i.e. adding the latent as if it fired four times as
-strongly as usual. A user alpha is turned into the same multiplier (alpha / typical), and each random latent j
-is steered with multiplier * typical_j, so all are pushed equally hard relative to their own scale. A latent
-never active on those tokens borrows the mean typical activation of its site's active latents.
+strongly as usual; a user alpha is reported as the same multiplier (alpha / typical). A latent never active on
+those tokens borrows the mean typical activation of its site's active latents.
+
+The random band uses the same alpha: each random latent j gets alpha * |d_i| / |d_j|, a steering vector of the
+same norm as the chosen latent's (exactly alpha when the SAE's decoder rows share one norm, as most do). So the
+band answers "does any direction pushed this hard do this?", the post's gray zone.
 """
 
 from __future__ import annotations
@@ -185,7 +188,8 @@ def steer(tracer, prompt: str, latent: str, alpha: float | None = None, samples:
     candidates = [j for j in active.nonzero().flatten().tolist() if j != index]
     g = torch.Generator().manual_seed(int(seed) + 1)
     chosen = [candidates[j] for j in torch.randperm(len(candidates), generator=g)[:random].tolist()]
-    groups = [(index, alpha)] + [(j, multiplier * scale(j)) for j in chosen]
+    norms = site.decoder_rows([index, *chosen]).norm(dim=-1).tolist()
+    groups = [(index, alpha)] + [(j, alpha * norms[0] / norm) for j, norm in zip(chosen, norms[1:])]
     per_row = [(site, j, a) for j, a in groups for _ in range(samples)]
     try:
         steered = sample_groups(adapter, ids, samples, groups=len(groups), hooks=steering_hooks(tracer, per_row),
