@@ -50,7 +50,7 @@ def _reference(model, sae, site, prompt, completion, mode="zero", mean=None, per
         attr = (f * (g @ sae.W_dec.T))[1:].sum(0)  # BOS (position 0) excluded
     else:
         d_hat = sae.W_dec / sae.W_dec.norm(dim=-1, keepdim=True)
-        attr = (-(g @ d_hat.T) * ((x - mean) @ d_hat.T))[1:].sum(0)
+        attr = ((g @ d_hat.T) * ((x - mean) @ d_hat.T))[1:].sum(0)
     return attr.detach(), float(metric.detach()), f[1:].sum(0).detach()
 
 
@@ -148,6 +148,37 @@ def test_mean_mode_matches_the_projection_formula(tracer64):
     assert torch.allclose(c.delta_attribution(), _diff(ref.double()), atol=1e-9)
     zero = contrast(tracer64, PROMPT, completions=COMPLETIONS)
     assert not torch.allclose(zero.delta_attribution(), c.delta_attribution(), atol=1e-3)
+
+
+def test_mean_mode_is_the_first_order_effect_of_moving_the_projection_to_the_mean(tracer64):
+    """Independent of the formula: central finite differences of the real model, with the projection of x on d̂
+    moved a fraction t of the way to the mean's at one position. A(p) ~ m(clean) - m(mean-ablated) = -dm/dt."""
+    g = torch.Generator().manual_seed(7)
+    means = {s.site: torch.randn(s.d_in, generator=g, dtype=torch.float64) for s in tracer64.saes}
+    text = COMPLETIONS[0][0]
+    c = contrast(tracer64, PROMPT, completions=[(text, True), (COMPLETIONS[1][0], False)], mode="mean", means=means)
+    model = tracer64.adapter.model
+    comp = model.tokenizer.encode(text, add_special_tokens=False)
+    tokens = torch.cat([tokens_of(model, PROMPT)[0], torch.tensor(comp)])[None]
+    P = tokens_of(model, PROMPT).shape[1]
+    sae = tracer64.saes[0]
+    d_hat = sae.sae.W_dec / sae.sae.W_dec.norm(dim=-1, keepdim=True)
+    latent = int(c.batch.attributions[0, : sae.d_sae].abs().argmax())
+
+    def metric(t):
+        def hook(act, hook):
+            x = act.clone()
+            shift = ((x[0] - means[sae.site]) @ d_hat[latent])[:, None] * d_hat[latent]  # [pos, d]
+            x[0, 1:] = x[0, 1:] - t * shift[1:]  # every position but BOS, as the contrast sums them
+            return x
+
+        logp = torch.log_softmax(model.run_with_hooks(tokens, fwd_hooks=[(sae.site, hook)])[0], -1)
+        return sum(float(logp[P - 1 + j, tokens[0, P + j]]) for j in range(tokens.shape[1] - P))
+
+    eps = 1e-4
+    fd = -(metric(eps) - metric(-eps)) / (2 * eps)
+    assert abs(fd) > 1e-3
+    assert c.batch.attributions[0, latent].item() == pytest.approx(fd, rel=1e-4, abs=1e-7)
 
 
 def test_relabel_recomputes_delta_without_a_new_pass(tracer64):

@@ -52,7 +52,7 @@ def add_parser(sub) -> None:
     p.add_argument("--top", type=int, default=20, metavar="K", help="latents to list (default 20)")
     p.add_argument("--mode", default="zero", choices=["zero", "mean"],
                    help="zero: zero-ablation attribution f*(g.d) (default); mean: mean-ablation projection "
-                   "-(g.d)((a-mean).d) with unit d")
+                   "(g.d)((a-mean).d) with unit d (the post's -(g.d)((a-mean).d) with g the loss gradient)")
     p.add_argument("--means-text", metavar="FILE", help="mean mode: text to compute mean activations from "
                    "(default: the bundle's means.safetensors, else the sample prompts)")
     from ..engine.contrast import DEFAULT_SAMPLES

@@ -5,9 +5,11 @@ tokens) over c's tokens. Each latent's attribution to m_c is summed over all pos
 (BOS excluded):
 
 * ``zero`` (default, zero-ablation): A_i = sum_p f_i[p] * (g[p] . d_i), g = dm_c/dx at the site.
-* ``mean`` (the post's mean-ablation projection): A_i = sum_p -(g[p] . d̂_i) * ((x[p] - x̄) . d̂_i), with d̂_i the
-  unit decoder direction and x̄ the site's mean activation (see ``means.py``). Every latent, active or not, gets
-  a value in this mode.
+* ``mean`` (the post's mean-ablation projection): A_i = sum_p (g[p] . d̂_i) * ((x[p] - x̄) . d̂_i), with d̂_i the
+  unit decoder direction and x̄ the site's mean activation (see ``means.py``): the first-order estimate of
+  m(clean) - m(projection on d̂_i replaced by the mean's). The post writes it -(g . d̂)((a - ā) . d̂) with g the
+  gradient of the loss, -log p; with the log-prob's gradient the sign flips, so that in both modes A > 0 means
+  the latent supports the completion. Every latent, active or not, gets a value in this mode.
 
 Δ-attribution_i = mean over undesired completions of A_i - mean over desired ones. Unlabelled completions count
 in neither mean. Its standard error, sqrt(var_u/n_u + var_d/n_d) over the per-completion values, says how much
@@ -208,7 +210,7 @@ def _chunk(tracer, ids, comps, mode, means, positions="all"):
                 centred = x - means[sae.site].to(device=device, dtype=x.dtype)
                 proj_g = g @ d_hat.T  # [B, L, d_sae]
                 proj_a = centred @ d_hat.T
-                attr_parts.append(-(proj_g * proj_a * valid[..., None].to(x.dtype)).sum(1))
+                attr_parts.append((proj_g * proj_a * valid[..., None].to(x.dtype)).sum(1))
                 err_parts.append(torch.zeros(B, dtype=x.dtype, device=device))
     cpu = lambda ts: torch.cat([t.detach().to("cpu", torch.float64) for t in ts], dim=1)  # noqa: E731
     errs = torch.stack([e.detach().to("cpu", torch.float64) for e in err_parts], dim=1)
