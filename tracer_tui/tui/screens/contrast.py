@@ -115,9 +115,8 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
 
     def _show_strength(self) -> None:
         self.query_one("#contrast-steer", Static).update(Text(
-            f"g / - steer the highlighted latent at ±α = {strength_text(self.settings)}"
-            f"{' typical activation' if self.settings.alpha is None else ''} (a changes it) · "
-            f"{self.settings.steer_samples} samples, {self.settings.random} random latents (c changes sizes)",
+            f"g / - steer at ±α = {strength_text(self.settings)}{' typical' if self.settings.alpha is None else ''}"
+            f" (a) · {self.settings.steer_samples} samples, {self.settings.random} random (c)",
             style="dim", no_wrap=True, overflow="ellipsis"))
 
     def _set_settings(self, settings: ContrastSettings) -> None:
