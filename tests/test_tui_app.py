@@ -45,17 +45,23 @@ async def test_expand_two_levels_ablate_and_clear(bundle_dir, tiny_tracer, indep
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_loaded(app, pilot)
-        await trace_prompt(app, pilot, PROMPT)
-        ref = independent.trace(PROMPT)
-        # Level 1: the first latent at the last SAE site (it has upstream latents to expand).
-        first = next(n for n in ref.nodes if not n.id.is_error and n.id.site == ref.tracer.sites[-1])
+        prompt = "When Mary and John went to the park, John gave the ball to"  # long enough for two levels
+        await trace_prompt(app, pilot, prompt)
+        ref = independent.trace(prompt)
+        # Level 1: a latent at the last SAE site whose drivers include a latent at the middle site (so level 2
+        # has something to expand: first-site latents have no upstream sites).
+        sites = ref.tracer.sites
+        for first in (n for n in ref.nodes if not n.id.is_error and n.id.site == sites[-1]):
+            level1 = ref.expand([str(first.id)])[str(first.id)]
+            second = next((n for n in level1 if not n.id.is_error and n.id.site != sites[0]), None)
+            if second is not None:
+                break
+        assert second is not None
         await move_to(app, pilot, str(first.id))
         await pilot.press("l")
         await settle(app, pilot)
-        level1 = ref.expand([str(first.id)])[str(first.id)]
         assert [str(n.id) for n in app.ex.trace.children[str(first.id)]] == [str(n.id) for n in level1]
-        # Level 2: step into the children, expand the first latent there.
-        second = next(n for n in level1 if not n.id.is_error)
+        # Level 2: step into the children, expand that middle-site latent.
         await move_to(app, pilot, str(second.id))
         await pilot.press("right")
         await settle(app, pilot)
@@ -289,3 +295,23 @@ async def test_escape_leaves_the_prompt_so_letter_keys_work(bundle_dir, tiny_tra
         await pilot.pause()
         assert app.focused is not app.prompt_input and app.prompt_input.value == "o"
         assert isinstance(app.screen, PickerScreen)  # 'o' now opens the sample prompts
+
+
+async def test_first_site_latents_are_leaves(bundle_dir, tiny_tracer, independent):
+    """A latent at the first SAE site has no upstream sites: no expand arrow, and l or Enter opens nothing."""
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_loaded(app, pilot)
+        await trace_prompt(app, pilot, PROMPT)
+        ref = independent.trace(PROMPT)
+        sites = ref.tracer.sites
+        first = next(n for n in ref.nodes if not n.id.is_error and n.id.site == sites[0])
+        later = next(n for n in ref.nodes if not n.id.is_error and n.id.site != sites[0])
+        rows = {node.data.key: node for node in (app.tree.get_node_at_line(i) for i in range(app.tree.last_line + 1))
+                if node is not None and node.data is not None and node.data.kind == "node"}
+        assert not rows[str(first.id)].allow_expand and rows[str(later.id)].allow_expand
+        assert ref.expand([str(first.id)])[str(first.id)] == []  # the engine agrees: nothing upstream
+        await move_to(app, pilot, str(first.id))
+        await pilot.press("l", "enter")
+        await settle(app, pilot)
+        assert not rows[str(first.id)].children and app.ex.expanded == []

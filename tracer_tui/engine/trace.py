@@ -95,6 +95,11 @@ class Trace:
         key = (self._site_index[nid.site], nid.position, -1 if nid.latent is None else nid.latent)
         return self._cand_index.get(key)
 
+    def has_upstream(self, node) -> bool:
+        """Can ``node`` be expanded: a latent with SAE sites before its own (the first site's have none)."""
+        nid = NodeId.parse(node)
+        return not nid.is_error and self._site_index.get(nid.site, 0) > 0
+
     def check_node(self, node) -> NodeId:
         """Parse and validate a node id against this trace's sites and positions."""
         nid = NodeId.parse(node)

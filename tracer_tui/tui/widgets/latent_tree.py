@@ -29,6 +29,7 @@ class Row:
     text: str = ""
     loaded: int = 0  # "more" rows: rows already loaded at this level
     remaining: int = 0  # "more" rows: rows not loaded yet
+    upstream: bool = True  # "node" rows: SAE sites exist before the node's own (else nothing to expand)
 
     @property
     def key(self) -> str | None:
@@ -36,7 +37,7 @@ class Row:
 
     @property
     def expandable(self) -> bool:
-        return self.kind == "node" and not self.node.id.is_error
+        return self.kind == "node" and not self.node.id.is_error and self.upstream
 
 
 class LatentTree(Tree[Row]):
@@ -92,8 +93,9 @@ class LatentTree(Tree[Row]):
     def add_rows(self, tree_node: TreeNode, key: str, nodes, total: int, offset: int) -> None:
         """Append a page of child rows (and a '… N more' row when the level has more eligible nodes)."""
         self.drop_placeholders(tree_node)
+        trace = self.ex.trace
         for node in nodes:
-            row = Row("node", node=node, parent=key)
+            row = Row("node", node=node, parent=key, upstream=trace is None or trace.has_upstream(node.id))
             if row.expandable:
                 tree_node.add("", data=row)
             else:
