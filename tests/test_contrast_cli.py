@@ -46,6 +46,9 @@ def test_contrast_json_contract_with_a_file(capsys, bundle_dir, completions_file
     diffs = [x["activation_difference"] for x in data["baseline"]]
     assert diffs == sorted(diffs, reverse=True)
     assert data["overlap"] == len({x["id"] for x in data["latents"]} & {x["id"] for x in data["baseline"]})
+    a, b = data["latents"][:2]
+    want = (a["delta_attribution"] - b["delta_attribution"]) / (a["delta_se"] ** 2 + b["delta_se"] ** 2) ** 0.5
+    assert data["top_gap_in_se"] == pytest.approx(want) and want >= 0
 
 
 def test_contrast_samples_with_a_rule_and_mean_mode(capsys, bundle_dir, tmp_path, monkeypatch):

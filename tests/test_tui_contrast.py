@@ -57,7 +57,11 @@ async def test_sample_relabel_mode_steer_open(bundle_dir, tiny_tracer, independe
         before = column(lat, 2)
         assert before == [fmt.signed(x.delta_attribution) for x in ref.top(K)]
         assert column(lat, 3) == [fmt.num(x.delta_se) for x in ref.top(K)]
-        assert f"activation-difference top {K}: {ref.overlap(K)}" in str(screen.query_one("#contrast-overlap").render())
+        top2 = ref.top(2)
+        a, b = top2
+        gap = (a.delta_attribution - b.delta_attribution) / (a.delta_se ** 2 + b.delta_se ** 2) ** 0.5
+        line = str(screen.query_one("#contrast-overlap").render())
+        assert f"act-diff top {K}: {ref.overlap(K)} · #1–#2 {gap:.1f} se" in line
 
         # Relabel completion 1 (the rule says desired) as undesired: Δ is the engine's relabel, no recompute.
         assert ref.completions[1].undesired is False

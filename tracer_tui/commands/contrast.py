@@ -112,6 +112,10 @@ def render(data: dict) -> str:
     lines += ["", "baseline (activation difference):", head]
     lines += _rows(data["baseline"])
     lines.append(f"\noverlap of the two top-{len(data['latents'])} lists: {data['overlap']}")
+    if data.get("top_gap_in_se") is not None:
+        gap = data["top_gap_in_se"]
+        lines.append(f"#1 vs #2: {gap:.1f} standard errors apart" + ("" if gap >= 2 else
+                     " - not separated by these samples: sample more, and check both by steering"))
     return "\n".join(lines)
 
 

@@ -14,7 +14,10 @@ tokens) over c's tokens. Each latent's attribution to m_c is summed over all pos
 Δ-attribution_i = mean over undesired completions of A_i - mean over desired ones. Unlabelled completions count
 in neither mean. Its standard error, sqrt(var_u/n_u + var_d/n_d) over the per-completion values, says how much
 of a ranking is sampling noise: with few undesired completions, latents whose attribution swings between
-completions (token-identity latents) can outrank a steady one by chance, so the default is 256 samples. The baseline ranks latents by activation difference: the same difference of means of the
+completions (token-identity latents) can outrank a steady one by chance. Hence the default of 256 samples, and
+``gap_in_se``: how many standard errors separate the top two.
+
+The baseline ranks latents by activation difference: the same difference of means of the
 latent's activation *summed over the same positions* (prompt + completion, BOS excluded).
 
 All completions are right-padded into one batch (chunked by ``batch_tokens``): one forward pass and one backward
@@ -368,8 +371,16 @@ class Contrast:
             "latents": [x.to_json() for x in self.top(k)],
             "baseline": [x.to_json() for x in self.baseline(k)],
             "overlap": self.overlap(k),
+            "top_gap_in_se": gap_in_se(*self.top(2)) if self.batch.attributions.shape[1] > 1 else None,
             "errors": self.error_delta() if self.mode == "zero" else None,
         }
+
+
+def gap_in_se(a: ContrastLatent, b: ContrastLatent) -> float:
+    """How many standard errors separate two latents' Δ: (Δa − Δb) / sqrt(se_a² + se_b²), inf if both se are 0."""
+    se = (a.delta_se ** 2 + b.delta_se ** 2) ** 0.5
+    gap = a.delta_attribution - b.delta_attribution
+    return gap / se if se > 0 else (float("inf") if gap > 0 else 0.0)
 
 
 def _k(k, values) -> int:
@@ -398,7 +409,7 @@ def contrast(tracer, prompt: str, completions=None, samples: int | None = None, 
 
     completions: texts, (text, undesired) pairs, dicts, Completions, or a path to a completions file. Explicit
     labels win over the rule; ``labels`` {index: bool|None} overrides both. ``samples`` completions are sampled
-    in addition (default DEFAULT_SAMPLES when no completions are given). Mean mode takes ``means`` {site: [d_in]} or finds
+    in addition (DEFAULT_SAMPLES when no completions are given). Mean mode takes ``means`` {site: [d_in]} or finds
     them (bundle means.safetensors, else computed from ``means_text`` or the sample prompts, cached).
     """
     if mode not in MODES:

@@ -50,7 +50,8 @@ def parse_sizes(text: str, s: ContrastSettings) -> ContrastSettings:
         try:
             v = kind(value)
         except ValueError:
-            raise TracerError(f"{name} must be {'a whole number' if kind is int else 'a number'}, got {value!r}") from None
+            what = "a whole number" if kind is int else "a number"
+            raise TracerError(f"{name} must be {what}, got {value!r}") from None
         if not math.isfinite(v) or v < lowest:
             raise TracerError(f"{name} must be a number >= {lowest}, got {value}")
         changes[field] = v

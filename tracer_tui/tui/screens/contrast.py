@@ -1,10 +1,11 @@
 """Contrast screen (n): sample completions of the prompt, label them, rank latents by Δ-attribution, steer one.
 
 Completions can also be typed or pasted (p; kept across samplings) or loaded from a file (p, then @FILE). Sizes
-(c) and steering strength (a) are the app's ``ContrastSettings``. Sampling, mode switches and steering run in ``ContrastJobs`` thread workers; their results come back as messages
-tagged with ``self.gen`` and are dropped when stale (Esc or a newer job bumps it). Relabelling is instant:
-``Contrast.relabel`` recomputes Δ from stored per-completion rows. Opening a latent (``o`` / Enter) finds where it
-matters most in the highlighted completion (``Contrast.focus``) and dismisses with an ``OpenLatent``; else None.
+(c) and steering strength (a) are the app's ``ContrastSettings``. Sampling, mode switches and steering run in
+``ContrastJobs`` thread workers; their results come back as messages tagged with ``self.gen`` and are dropped
+when stale (Esc or a newer job bumps it). Relabelling is instant: ``Contrast.relabel`` recomputes Δ from stored
+per-completion rows. Opening a latent (``o`` / Enter) finds where it matters most in the highlighted completion
+(``Contrast.focus``) and dismisses with an ``OpenLatent``; else None.
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
 
     def action_strength(self) -> None:
         self._ask("Steering strength α: a multiple of the latent's typical activation (4x, 2.5x) or an absolute "
-                  "value (12.5). - steers with −α.", strength_text(self.settings), parse_strength, "steering strength")
+                  "value (12.5). - steers with −α.", strength_text(self.settings), parse_strength,
+                  "steering strength")
 
     def action_sizes(self) -> None:
         self._ask("Sizes (name=value): samples and tokens per completion, temperature, seed, top latents listed, "
@@ -273,7 +275,8 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
             table.move_cursor(row=min(row, len(self.contrast.completions) - 1))
         n = self.contrast.counts
         self.query_one("#contrast-counts", Static).update(
-            f"completions: {n['undesired']} ✗ undesired · {n['desired']} ✓ desired · {n['unlabelled']} · unlabelled")
+            f"completions: {n['undesired']} ✗ undesired · {n['desired']} ✓ desired · "
+            f"{n['unlabelled']} · unlabelled")
 
     def _show_ranking(self) -> bool:
         """Rank latents by Δ-attribution; an error (no undesired or no desired completions) clears the table."""
@@ -297,7 +300,13 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
                           fmt.signed(x.activation_difference), Text(x.label or ""), key=x.id)
         if self.ranking:
             table.move_cursor(row=min(row, len(self.ranking) - 1))
-        overlap.update(f"Δ-attribution top {k} ({self.mode}) ∩ activation-difference top {k}: {shared}")
+        sep = ""
+        if len(self.ranking) > 1:
+            from ...engine.contrast import gap_in_se
+
+            gap = gap_in_se(self.ranking[0], self.ranking[1])
+            sep = f" · #1–#2 {gap:.1f} se" + ("" if gap >= 2 else " (not separated)")
+        overlap.update(f"Δ-attr top {k} ({self.mode}) ∩ act-diff top {k}: {shared}{sep}")
         return True
 
     def _highlighted_latent(self):
