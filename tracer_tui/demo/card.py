@@ -46,7 +46,7 @@ def write_card(metrics: dict, out: Path) -> None:
         "",
         f"Built by `python -m tracer_tui.demo.build --out <dir>{' --tiny' if b['tiny'] else ''}` "
         f"(seed {b['seed']}, {b['build_seconds']:.0f} s on {b['threads']} CPU threads). Everything here is generated; do not edit by hand.",
-        *([f"Model weights were reused from an identical earlier build (`--reuse-model`); build time excludes model training."]
+        *(["Model weights were reused from an identical earlier build (`--reuse-model`); build time excludes model training."]
           if b.get("model_reused_from") else []),
         "",
         "## Training",

@@ -76,8 +76,6 @@ def scores(site_saes, states, grads):
 def rank(attr, allowed, top_k: int, offset: int = 0, min_attr: float = 0.0):
     """Per row: indices of the top |attribution| allowed candidates; how many allowed ones exceed min_attr,
     and the sum of their |attribution|."""
-    import torch
-
     mag = attr.abs().masked_fill(~allowed, -1.0)
     eligible = (mag > min_attr) & allowed
     totals = eligible.sum(dim=1).tolist()
