@@ -11,17 +11,19 @@ HELP = "steer a latent while sampling and compare the undesired rate with unstee
 
 
 def add_parser(sub) -> None:
+    from ..engine.steering import DEFAULT_MULTIPLIER
+
     p = sub.add_parser("steer", help=HELP, description="Sample completions of PROMPT with alpha * d_i added to the "
                        "latent's site at every position, grade them with the rule, and compare the undesired rate "
-                       "with the unsteered rate (same seed) and with R random active latents steered equally hard. "
+                       "with the unsteered rate (same seed) and with R random active latents steered with the same alpha. "
                        "Negative alpha: --alpha=-8 or --alpha -8.")
     p.add_argument("prompt")
     p.add_argument("--latent", required=True, metavar="SITE:LATENT", help="e.g. blocks.2.hook_resid_pre:17")
     p.add_argument("--alpha", type=float, metavar="A", help="steering strength (default: --multiplier times the "
                    "latent's typical activation)")
-    p.add_argument("--multiplier", type=float, default=4.0, metavar="X",
+    p.add_argument("--multiplier", type=float, default=DEFAULT_MULTIPLIER, metavar="X",
                    help="default alpha = X * the latent's mean nonzero activation on the prompt and unsteered "
-                   "completions (default 4)")
+                   f"completions (default {DEFAULT_MULTIPLIER:g})")
     p.add_argument("--random", type=int, default=0, metavar="R", help="random active latents to steer as a "
                    "control band (default 0)")
     add_rule_options(p)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from ..engine.contrast import DEFAULT_SAMPLES
 from ..engine.errors import TracerError
+from ..engine.steering import DEFAULT_MULTIPLIER
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class ContrastSettings:
     top_k: int = 20
     steer_samples: int = 64
     random: int = 3
-    multiplier: float = 4.0  # α = multiplier × the latent's typical activation ...
+    multiplier: float = DEFAULT_MULTIPLIER  # α = multiplier × the latent's typical activation ...
     alpha: float | None = None  # ... unless an absolute α is set
     rule: str | None = None
 

@@ -83,21 +83,21 @@ class JobProgress(Message):
         return isinstance(message, JobProgress)
 
 
-class ContrastReady(Message):
-    def __init__(self, gen: int, contrast: Any, seconds: float):
-        super().__init__()
-        self.gen, self.contrast, self.seconds = gen, contrast, seconds
+class JobDone(Message):
+    """A contrast-screen job's result (what ``ContrastJobs._job`` posts), tagged with the screen's job generation."""
 
-
-class Steered(Message):
     def __init__(self, gen: int, result: Any, seconds: float):
         super().__init__()
         self.gen, self.result, self.seconds = gen, result, seconds
 
 
-class Focused(Message):
+class ContrastReady(JobDone):
+    """result: the engine's Contrast."""
+
+
+class Steered(JobDone):
+    """result: the engine's SteerResult."""
+
+
+class Focused(JobDone):
     """Where a contrast latent matters most in a completion: result = (latent id, Focus or None)."""
-
-    def __init__(self, gen: int, result: Any, seconds: float):
-        super().__init__()
-        self.gen, self.result, self.seconds = gen, result, seconds

@@ -237,7 +237,7 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
         if msg.gen != self.gen:
             return
         what, self.running = self.running, None
-        self.contrast, self.mode, self.steered = msg.contrast, msg.contrast.mode, None
+        self.contrast, self.mode, self.steered = msg.result, msg.result.mode, None
         self._show_strength()
         self._show_header()
         self._show_completions()
