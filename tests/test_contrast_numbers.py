@@ -181,6 +181,18 @@ def test_mean_mode_is_the_first_order_effect_of_moving_the_projection_to_the_mea
     assert c.batch.attributions[0, latent].item() == pytest.approx(fd, rel=1e-4, abs=1e-7)
 
 
+def test_extend_attributes_only_the_new_completions_and_matches_a_full_pass(tracer64):
+    first = contrast(tracer64, PROMPT, completions=COMPLETIONS[:3])
+    grown = first.extend(COMPLETIONS[3:])
+    full = contrast(tracer64, PROMPT, completions=COMPLETIONS)
+    assert [(c.text, c.undesired) for c in grown.completions] == [(c.text, c.undesired) for c in full.completions]
+    for name in ("attributions", "activations", "errors"):
+        assert torch.allclose(getattr(grown.batch, name), getattr(full.batch, name), atol=1e-9), name
+    assert grown.batch.logprobs == pytest.approx(full.batch.logprobs, abs=1e-9)
+    assert torch.allclose(grown.delta_attribution(), full.delta_attribution(), atol=1e-9)
+    assert first.batch.attributions.shape[0] == 3  # the original is left as it was
+
+
 def test_relabel_recomputes_delta_without_a_new_pass(tracer64):
     c = contrast(tracer64, PROMPT, completions=COMPLETIONS)
     ref, _, _ = _references(tracer64)

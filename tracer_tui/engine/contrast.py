@@ -220,18 +220,27 @@ def _chunk(tracer, ids, comps, mode, means, positions="all"):
     return cpu(attr_parts), cpu(act_parts), errs, metric.detach().to("cpu", torch.float64).tolist()
 
 
+def _token_ids(adapter, completion: Completion) -> list[int]:
+    """The completion's tokens: as sampled when known, else its text encoded."""
+    return list(completion.ids) if completion.ids is not None else adapter.encode_text(completion.text)
+
+
 class Contrast:
     """Completions with labels, and every latent's per-completion attribution and activation.
 
     Labels can change without recomputing anything (``relabel``): Δ is a difference of means of stored rows.
+    More completions (``extend``) cost only their own pass. ``means`` (mean mode) and ``positions`` are kept for it.
     """
 
-    def __init__(self, tracer, prompt: str, mode: str, completions: list[Completion], batch: CompletionBatch):
+    def __init__(self, tracer, prompt: str, mode: str, completions: list[Completion], batch: CompletionBatch,
+                 means: dict | None = None, positions: str = "all"):
         self.tracer = tracer
         self.prompt = prompt
         self.mode = mode
         self.completions = list(completions)
         self.batch = batch
+        self.means, self.positions = means, positions
+        self._vectors = None  # (Δ, activation difference, se), computed once for these labels
         self.sites = [s.site for s in tracer.saes]
         self.offsets = []
         total = 0
@@ -250,7 +259,23 @@ class Contrast:
         if rule is not None or keywords is not None:
             comps = label(comps, rule=rule, keywords=keywords, keep_given=False)
         comps = label(comps, overrides=overrides)
-        return Contrast(self.tracer, self.prompt, self.mode, comps, self.batch)
+        return Contrast(self.tracer, self.prompt, self.mode, comps, self.batch, self.means, self.positions)
+
+    def extend(self, completions, progress=None, should_cancel=None) -> "Contrast":
+        """A new Contrast with ``completions`` (labelled as given) appended; only they are attributed."""
+        import torch
+
+        new = as_completions(completions)
+        adapter = self.tracer.adapter
+        batch = completion_attributions(self.tracer, prompt_ids(adapter, self.prompt),
+                                        [_token_ids(adapter, c) for c in new], mode=self.mode, means=self.means,
+                                        positions=self.positions, progress=progress, should_cancel=should_cancel)
+        old = self.batch
+        merged = CompletionBatch(torch.cat([old.attributions, batch.attributions]),
+                                 torch.cat([old.activations, batch.activations]), torch.cat([old.errors, batch.errors]),
+                                 logprobs=old.logprobs + batch.logprobs)
+        return Contrast(self.tracer, self.prompt, self.mode, self.completions + new, merged, self.means,
+                        self.positions)
 
     def _masks(self):
         import torch
@@ -264,25 +289,32 @@ class Contrast:
     def _diff(rows, und, des):
         return rows[und].mean(0) - rows[des].mean(0)
 
+    def _stats(self):
+        """(Δ-attribution, activation difference, se of Δ) for these labels: computed on first use, then kept."""
+        if self._vectors is None:
+            und, des = self._masks()
+            rows = self.batch.attributions
+
+            def var_of_mean(m):
+                n = int(m.sum())
+                return rows[m].var(0, correction=1) / n if n > 1 else rows.new_zeros(rows.shape[1])
+
+            self._vectors = (self._diff(rows, und, des), self._diff(self.batch.activations, und, des),
+                             (var_of_mean(und) + var_of_mean(des)).sqrt())
+        return self._vectors
+
     # ---- numbers -----------------------------------------------------------------------------
     def delta_attribution(self):
         """[T] Δ-attribution of every latent (all sites concatenated; see ``latent_id``)."""
-        return self._diff(self.batch.attributions, *self._masks())
+        return self._stats()[0]
 
     def delta_se(self):
         """[T] standard error of Δ-attribution: sqrt(var_u / n_u + var_d / n_d), unbiased variances (0 for n = 1)."""
-        und, des = self._masks()
-        rows = self.batch.attributions
-
-        def var_of_mean(m):
-            n = int(m.sum())
-            return rows[m].var(0, correction=1) / n if n > 1 else rows.new_zeros(rows.shape[1])
-
-        return (var_of_mean(und) + var_of_mean(des)).sqrt()
+        return self._stats()[2]
 
     def activation_difference(self):
         """[T] mean over undesired minus desired of each latent's activation summed over positions."""
-        return self._diff(self.batch.activations, *self._masks())
+        return self._stats()[1]
 
     def error_delta(self) -> dict[str, float]:
         """Δ-attribution of each site's error nodes (what the SAE misses; zero in mean mode)."""
@@ -313,13 +345,11 @@ class Contrast:
         """
         import torch
 
-        from .sampling import prompt_ids
-
         site, i = parse_latent(self.tracer, latent) if isinstance(latent, str) else latent
         comp = self.completions[int(index)]
         adapter = self.tracer.adapter
         ids = prompt_ids(adapter, self.prompt)
-        cids = list(comp.ids) if comp.ids is not None else adapter.encode_text(comp.text)
+        cids = _token_ids(adapter, comp)
         if not cids:
             return None
         with torch.enable_grad():
@@ -341,9 +371,8 @@ class Contrast:
         return Focus(text, P + k - 1, int(cids[k]), float(per_pos[p]))
 
     def _latents(self, by: str, k: int) -> list[ContrastLatent]:
-        delta, actdiff = self.delta_attribution(), self.activation_difference()
+        delta, actdiff, se = self._stats()
         key = delta if by == "delta" else actdiff
-        se = self.delta_se()
         out = []
         for j in key.topk(_k(k, key)).indices.tolist():
             site, i = self.latent_id(j)
@@ -363,15 +392,17 @@ class Contrast:
         return len({x.id for x in self.top(k)} & {x.id for x in self.baseline(k)})
 
     def to_json(self, k: int = 20) -> dict:
+        base = self.baseline(k)  # checks k
+        top = self.top(max(int(k), 2))  # two at least, for the gap between #1 and #2
         return {
             "prompt": self.prompt,
             "mode": self.mode,
             "completions": [{**c.to_json(), "logprob": lp} for c, lp in zip(self.completions, self.batch.logprobs)],
             "counts": self.counts,
-            "latents": [x.to_json() for x in self.top(k)],
-            "baseline": [x.to_json() for x in self.baseline(k)],
-            "overlap": self.overlap(k),
-            "top_gap_in_se": gap_in_se(*self.top(2)) if self.batch.attributions.shape[1] > 1 else None,
+            "latents": [x.to_json() for x in top[:k]],
+            "baseline": [x.to_json() for x in base],
+            "overlap": len({x.id for x in top[:k]} & {x.id for x in base}),
+            "top_gap_in_se": gap_in_se(*top[:2]) if len(top) > 1 else None,
             "errors": self.error_delta() if self.mode == "zero" else None,
         }
 
@@ -440,8 +471,8 @@ def contrast(tracer, prompt: str, completions=None, samples: int | None = None, 
         from .means import site_means
 
         means = site_means(tracer, text_file=means_text, progress=lambda s, f: report(s, 0.7 + 0.05 * f))
-    comp_ids = [list(x.ids) if x.ids is not None else adapter.encode_text(x.text) for x in comps]
+    comp_ids = [_token_ids(adapter, x) for x in comps]
     batch = completion_attributions(tracer, ids, comp_ids, mode=mode, means=means, batch_tokens=batch_tokens,
                                     positions=positions,
                                     should_cancel=should_cancel, progress=lambda s, f: report(s, 0.75 + 0.25 * f))
-    return Contrast(tracer, prompt, mode, comps, batch)
+    return Contrast(tracer, prompt, mode, comps, batch, means, positions)

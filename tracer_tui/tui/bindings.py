@@ -87,7 +87,7 @@ KEYS: list[Key] = [
         "contrast-sizes"),
     Key("contrast", "p", "add_completion", "Add", "add a completion by hand (type or paste), or @FILE to load some",
         "contrast-add"),
-    Key("contrast", "o", "open", "Open", "trace prompt + highlighted completion in the tree, pointing at the latent",
+    Key("contrast", "o", "open", "Open", "open the latent in the tree where it matters most for the highlighted completion",
         "contrast-open", True),
     Key("contrast", "down,j", "cursor(1)", "Down", "next row of the focused table (Tab switches table)",
         "contrast-down"),

@@ -54,6 +54,12 @@ class ContrastJobs:
             prompt, progress=progress, should_cancel=cancelled, **kwargs), ContrastReady)
 
     @work(thread=True, exclusive=True, group=GROUP, exit_on_error=False)
+    def extend_job(self, gen: int, contrast, completions: list) -> None:
+        """Attribute only the added ``completions`` and append them to ``contrast``: posts ContrastReady."""
+        self._job(gen, "add", lambda tracer, progress, cancelled: contrast.extend(
+            completions, progress=progress, should_cancel=cancelled), ContrastReady)
+
+    @work(thread=True, exclusive=True, group=GROUP, exit_on_error=False)
     def steer_job(self, gen: int, prompt: str, latent: str, **kwargs) -> None:
         self._job(gen, "steer", lambda tracer, progress, cancelled: tracer.steer(
             prompt, latent, progress=progress, should_cancel=cancelled, **kwargs), Steered)

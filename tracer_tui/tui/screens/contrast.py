@@ -20,8 +20,7 @@ from textual.widgets import DataTable, Static
 from .. import format as fmt
 from ..bindings import bindings
 from ..contrast_jobs import GROUP, ContrastJobs
-from ..contrast_settings import (ContrastSettings, parse_sizes, parse_strength, sizes_text,  # noqa: F401
-                                 strength_text)
+from ..contrast_settings import ContrastSettings, parse_sizes, parse_strength, sizes_text, strength_text
 from ..messages import ContrastReady, Focused, JobProgress, Steered, WorkFailed
 from ..widgets.footer import TracerFooter
 from ..widgets.status import StatusLine
@@ -225,7 +224,7 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
                              "ranks them all")
             return
         gen = self._start("add", f"attributing {len(new)} added completion(s) {marks}")
-        self.contrast_job(gen, "add", self.prompt, completions=self.contrast.completions + new, mode=self.mode)
+        self.extend_job(gen, self.contrast, new)
 
     def on_job_progress(self, msg: JobProgress) -> None:
         msg.stop()
