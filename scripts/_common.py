@@ -13,10 +13,10 @@ LONG_PROMPT = ("The Eiffel Tower is in the city of Paris. The Colosseum is in th
 
 
 def use_test_helpers() -> None:
-    """Make tests/conftest.py and tests/tui_fixtures.py importable (the tiny model and the Pilot helpers)."""
-    tests = str(ROOT / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
+    """Make tests/helpers.py and tests/tui/pilot.py importable (the tiny model and the Pilot helpers)."""
+    for folder in (ROOT / "tests", ROOT / "tests" / "tui"):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
 
 
 def scratch_home() -> None:
@@ -27,7 +27,7 @@ def scratch_home() -> None:
 
 def tiny_tracer(seed: int = 0):
     use_test_helpers()
-    from conftest import make_tracer
+    from helpers import make_tracer
 
     return make_tracer(seed=seed)
 

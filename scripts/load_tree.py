@@ -26,7 +26,7 @@ from _common import LONG_PROMPT, percentile, rss_mb, tiny_app, tiny_tracer, use_
 async def build_and_measure(rows: int = 10_000, moves: int = 200, root_rows: int | None = None,
                             size=(120, 40)) -> dict:
     use_test_helpers()
-    from tui_fixtures import settle, trace_prompt
+    from pilot import settle, trace_prompt
 
     from tracer_tui.tui.messages import Expanded
 

@@ -26,7 +26,7 @@ PROMPTS = ["When Mary and John went to the park, John gave the ball to", "The Ei
 
 async def soak(rounds: int = 200, warmup: int = 10) -> dict:
     use_test_helpers()
-    from tui_fixtures import node_rows, settle, trace_prompt
+    from pilot import node_rows, settle, trace_prompt
 
     from tracer_tui.engine.trace import Trace
 

@@ -11,7 +11,7 @@ PROMPT = "When Mary and John went to the park, John gave the ball to"
 
 @pytest.fixture(scope="module")
 def bad_saes(tmp_path_factory, bundle_dir):
-    from conftest import make_sae
+    from helpers import make_sae
 
     root = tmp_path_factory.mktemp("bad_saes")
     make_sae("blocks.7.hook_resid_pre", 16).save_model(root / "absent_hook")
@@ -124,14 +124,14 @@ def test_no_network_and_empty_cache(capsys, tmp_path, monkeypatch):
 
 
 def test_empty_list_of_token_ids(tracer):
-    from tracer_tui.engine.errors import TracerError
+    from tracer_tui.core.errors import TracerError
 
     with pytest.raises(TracerError, match="empty prompt: no token ids given"):
         tracer.trace([])
 
 
 def test_engine_refuses_impossible_requests(tracer):
-    from tracer_tui.engine.errors import TracerError
+    from tracer_tui.core.errors import TracerError
 
     trace = tracer.trace(PROMPT)
     error = next(n.id for n in trace.nodes if n.id.is_error)
@@ -162,11 +162,11 @@ def test_missing_sae_directory(capsys, bundle_dir, tmp_path):
 
 
 def test_contrast_equal_to_the_top_prediction(tracer):
-    from tracer_tui.engine.errors import TracerError
+    from tracer_tui.core.errors import TracerError
 
     top = tracer.trace(PROMPT).target
     with pytest.raises(TracerError, match="contrast token equals the model's top prediction"):
-        tracer.trace(PROMPT, metric="logit-diff", contrast_id=top.id)
+        tracer.trace(PROMPT, metric="logit-diff", foil_id=top.id)
 
 
 def test_unexpected_exception_is_one_line_exit_1(capsys, bundle_dir, monkeypatch):

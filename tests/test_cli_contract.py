@@ -93,7 +93,7 @@ def test_human_readable_trace(capsys, bundle_dir):
 @pytest.mark.parametrize("prob,metric,noted", [(0.995, "logprob", True), (0.5, "logprob", False),
                                                (0.995, "logit", False)])
 def test_text_report_warns_when_logprob_is_saturated(prob, metric, noted):
-    from tracer_tui.text_report import render_trace
+    from tracer_tui.cli.render import render_trace
 
     data = {"target": {"token": " Paris", "id": 1, "position": 3, "metric": metric, "value": -0.01, "prob": prob},
             "top_predictions": [], "nodes": []}

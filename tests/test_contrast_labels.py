@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tracer_tui.engine.contrast import check_counts, contrast
-from tracer_tui.engine.errors import TracerError
+from tracer_tui.core.errors import TracerError
 from tracer_tui.engine.labeling import Completion, Rule, as_completions, label, read_completions_file
 
 TEXTS = [" Who cares!", " Sleep well.", " IGNORE the doctors", " Drink water, you idiot", " Rest."]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_model, make_sae
+from helpers import make_model, make_sae
 from reference import tokens_of
 
 from tracer_tui.engine import Tracer
@@ -267,7 +267,7 @@ def test_means_computed_from_texts_match_run_with_cache_and_are_cached(tracer, t
 def test_bundle_means_file_is_used(tmp_path):
     from safetensors.torch import save_file
 
-    from conftest import make_tracer
+    from helpers import make_tracer
     from tracer_tui.engine.means import site_means
 
     t = make_tracer(seed=1)

@@ -13,7 +13,7 @@ import pytest
 from tracer_tui.demo import bundle_dir
 from tracer_tui.demo.prompts import load_sample_prompts
 from tracer_tui.engine.labeling import Rule
-from tracer_tui.shipped import shipped_dir
+from tracer_tui.core.shipped import shipped_dir
 
 pytestmark = pytest.mark.skipif(not (bundle_dir() / "model" / "config.json").is_file(), reason="no demo bundle")
 

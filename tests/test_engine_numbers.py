@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_model, make_sae, make_tracer
+from helpers import make_model, make_sae, make_tracer
 from reference import metric_with_edits, site_activation, tokens_of
 
 from tracer_tui.engine import Tracer
-from tracer_tui.engine.nodes import Intervention, NodeId
+from tracer_tui.core.nodes import Intervention, NodeId
 from tracer_tui.engine.sae_site import ActiveRows
 
 PROMPT = "When Mary and John went to the park, John gave the ball to"

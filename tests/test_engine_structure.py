@@ -68,7 +68,7 @@ def test_min_attr_and_paging(tracer):
 
 
 def test_bfloat16_trace_agrees_with_float32(tracer):
-    from conftest import make_tracer
+    from helpers import make_tracer
 
     low = make_tracer(dtype=torch.bfloat16).trace(PROMPT, top_k=5)
     full = tracer.trace(PROMPT, top_k=5)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tracer_tui.cli import main
-from tracer_tui.session import LAST, load_session, resolve_resume, save_session, Session
+from tracer_tui.core.session import LAST, load_session, resolve_resume, save_session, Session
 
 PROMPT = "When Mary and John"
 OOM = ("tracer-tui: error: out of memory on the device: try a shorter prompt, fewer SAEs (--sae), a smaller --top, "
@@ -42,7 +42,7 @@ def test_cli_out_of_memory_is_one_line_with_a_suggestion(capsys, bundle_dir, mon
 SAVER = r"""
 import sys
 from pathlib import Path
-from tracer_tui.session import Session, save_session
+from tracer_tui.core.session import Session, save_session
 
 path = Path(sys.argv[1])
 nodes = [{"id": f"blocks.0.hook_resid_pre:{i}@3", "label": "x" * 60} for i in range(3000)]

@@ -11,7 +11,7 @@ import pytest
 ML = ("torch", "transformer_lens", "sae_lens", "transformers")
 ALL_ENGINE = ("import importlib, pkgutil, tracer_tui.engine as e\n"
               "for m in pkgutil.iter_modules(e.__path__): importlib.import_module(f'tracer_tui.engine.{m.name}')\n"
-              "import tracer_tui.errors_text, tracer_tui.session")
+              "import tracer_tui.errors_text, tracer_tui.core.session")
 
 
 def loaded_after(code: str, modules) -> list[str]:
@@ -23,7 +23,7 @@ def loaded_after(code: str, modules) -> list[str]:
 @pytest.mark.parametrize("code,forbidden", [
     (ALL_ENGINE, ("textual",)),
     ("import tracer_tui.cli; tracer_tui.cli.build_parser()", ML),
-    ("import tracer_tui.tui.app, tracer_tui.tui.launch, tracer_tui.session", ML),
+    ("import tracer_tui.tui.app, tracer_tui.tui.launch, tracer_tui.core.session", ML),
 ], ids=["engine-without-textual", "cli-without-ml", "tui-without-ml"])
 def test_import_hygiene(code, forbidden):
     assert loaded_after(code, forbidden) == []

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracer_tui.engine.errors import TracerError
-from tracer_tui.engine.nodes import Intervention, NodeId
-from tracer_tui.session import Session, SessionError, load_session, save_session
+from tracer_tui.core.errors import TracerError
+from tracer_tui.core.nodes import Intervention, NodeId
+from tracer_tui.core.session import Session, SessionError, load_session, save_session
 
 PROMPT = "When Mary and John went to the park, John gave the ball to"
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -115,7 +115,7 @@ sessions = st.builds(
     Session, model=texts, saes=st.lists(texts, max_size=3), prompt=texts,
     target=st.none() | st.fixed_dictionaries({"token": texts, "id": st.integers(0, 10**6),
                                               "position": st.integers(0, 10**4)}),
-    metric=st.sampled_from(["logprob", "logit", "logit-diff"]), contrast=st.none() | texts,
+    metric=st.sampled_from(["logprob", "logit", "logit-diff"]), foil=st.none() | texts,
     expanded=st.lists(st.fixed_dictionaries({"node": node_ids.map(str) | st.just("target"),
                                              "offset": st.integers(0, 10**4)}), max_size=5),
     ablations=st.dictionaries(node_ids.map(str), scales, max_size=5),

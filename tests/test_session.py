@@ -8,13 +8,13 @@ import re
 
 import pytest
 
-from tracer_tui.session import (LAST, Session, SessionError, atomic_write, load_session, new_session_path,
+from tracer_tui.core.session import (LAST, Session, SessionError, atomic_write, load_session, new_session_path,
                                 resolve_resume, save_session)
 
 
 def _session(**kw) -> Session:
     base = dict(model="/m", saes=["/s/a", "/s/b"], prompt="When Mary and John",
-                target={"token": " Mary", "id": 5, "position": 6}, metric="logit-diff", contrast=" John",
+                target={"token": " Mary", "id": 5, "position": 6}, metric="logit-diff", foil=" John",
                 expanded=[{"node": "blocks.1.hook_resid_post:12@6", "offset": 0}, {"node": "target", "offset": 10}],
                 ablations={"blocks.1.hook_resid_post:12@6": 0.0, "blocks.0.hook_resid_pre:3@2": 2.0},
                 graph={"directed": True, "nodes": [], "edges": []})
@@ -82,3 +82,12 @@ def test_file_is_plain_json(tmp_path):
     path = save_session(_session(), tmp_path / "x.json")
     data = json.loads(path.read_text())
     assert data["format"] == "tracer-tui-session" and data["ablations"]["blocks.0.hook_resid_pre:3@2"] == 2.0
+
+
+def test_sessions_from_before_the_foil_rename_still_load(tmp_path):
+    """Sessions saved before the logit-diff token was renamed 'foil' kept it under "contrast"."""
+    data = _session().to_json()
+    data["contrast"] = data.pop("foil")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    assert load_session(path).foil == " John"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_tracer
+from helpers import make_tracer
 from test_contrast_numbers import PLANT_PROMPT, PLANT_SITE, PLANTED, planted_tracer
 
-from tracer_tui.engine.errors import Cancelled, TracerError
+from tracer_tui.core.errors import Cancelled, TracerError
 from tracer_tui.engine.sampling import sample_completions, sample_groups
 from tracer_tui.engine.steering import steer, steering_hooks, typical_activations
 

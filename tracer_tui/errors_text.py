@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def describe(err: BaseException) -> tuple[str, int]:
     """(message, exit code): 2 for the user's input, 1 for faults."""
-    from .engine.errors import TracerError
+    from .core.errors import TracerError
 
     if isinstance(err, TracerError):
         return str(err), 2

@@ -15,7 +15,7 @@ def run_bench(device: str = "auto", repeat: int = 5, tokens: int = 32, tiny: boo
 
     from ..engine.devices import resolve_device
     from ..engine.forward import clean_run, site_recorder
-    from ..engine.nodes import Intervention
+    from ..core.nodes import Intervention
     from ..engine.tracer import Tracer
 
     report = progress or (lambda step: None)

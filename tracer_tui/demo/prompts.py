@@ -17,7 +17,7 @@ class SamplePrompt:
     sae: str | None = None
     needs_hf_cache: bool = False
     behaviour: str | None = None
-    contrast: str | None = None
+    foil: str | None = None  # logit-diff's subtracted token
     undesired_rule: str | None = None
 
 
@@ -26,6 +26,8 @@ def load_sample_prompt(path: Path) -> SamplePrompt:
     unknown = set(data) - set(SamplePrompt.__dataclass_fields__)
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+    if "contrast" in data:  # the foil's name in files written before it was renamed
+        data.setdefault("foil", data.pop("contrast"))
     return SamplePrompt(name=Path(path).stem, **data)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .nodes import Intervention
+from ..core.nodes import Intervention
 
 
 def run_interventions(adapter, site_by_name, clean, rows: list[list[Intervention]], position: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .errors import TracerError
+from ..core.errors import TracerError
 
 
 def check_prompt(prompt):

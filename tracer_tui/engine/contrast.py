@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import TracerError, check_cancel
+from ..core.errors import TracerError, check_cancel
 from .forward import site_recorder
 from .labeling import Completion, as_completions, counts, label, read_completions_file
 from .sampling import DEFAULT_MAX_TOKENS, DEFAULT_STOP, DEFAULT_TEMPERATURE, prompt_ids, sample_groups

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import TracerError
+from ..core.errors import TracerError
 
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 

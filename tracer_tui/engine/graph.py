@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .nodes import TARGET
+from ..core.nodes import TARGET
 
 
 def build_graph(trace):

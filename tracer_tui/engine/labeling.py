@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import TracerError
+from ..core.errors import TracerError
 
 
 @dataclass(frozen=True)

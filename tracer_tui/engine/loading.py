@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 from .bundle import bundle_sae_dirs, load_model_dir, model_dir_of
 from .devices import resolve_device, resolve_dtype
-from .errors import TracerError
+from ..core.errors import TracerError
 from .model_adapter import ModelAdapter
 from .quiet import quiet
 from .sae_site import SiteSAE, load_labels

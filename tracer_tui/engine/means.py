@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from .errors import TracerError, check_cancel
+from ..core.errors import TracerError, check_cancel
 
 MEANS_FILE = "means.safetensors"
 
@@ -45,7 +45,7 @@ def load_means(path, tracer) -> dict | None:
 def sample_prompt_texts() -> list[str]:
     from ..demo.prompts import load_sample_prompts
 
-    from ..shipped import shipped_dir
+    from ..core.shipped import shipped_dir
 
     folder = shipped_dir("sample_prompts")
     if not folder.is_dir():

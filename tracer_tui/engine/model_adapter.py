@@ -10,8 +10,8 @@ import contextlib
 import threading
 from dataclasses import dataclass
 
-from .errors import TracerError
-from .nodes import site_layer, site_order_key
+from ..core.errors import TracerError
+from ..core.nodes import site_layer, site_order_key
 
 
 @dataclass

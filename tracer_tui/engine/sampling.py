@@ -9,7 +9,7 @@ between groups comes from the intervention, not from sampling noise (common rand
 from __future__ import annotations
 
 from .checks import check_prompt
-from .errors import TracerError, check_cancel
+from ..core.errors import TracerError, check_cancel
 from .labeling import Completion
 
 DEFAULT_MAX_TOKENS = 40

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .nodes import TARGET
+from ..core.nodes import TARGET
 
 
 def walk(trace, parent: str = TARGET, depth: int | None = None):

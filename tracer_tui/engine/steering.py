@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 
 from .contrast import parse_latent
-from .errors import TracerError
+from ..core.errors import TracerError
 from .labeling import Completion, label, make_rule
 from .sampling import (DEFAULT_MAX_TOKENS, DEFAULT_STOP, DEFAULT_TEMPERATURE, NonFiniteLogits, check_sampling,
                        prompt_ids, sample_groups)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import TracerError
+from ..core.errors import TracerError
 
 METRICS = ("logprob", "logit", "logit-diff")
 
@@ -14,7 +14,7 @@ class TargetSpec:
     position: int
     id: int
     metric: str
-    contrast_id: int | None
+    foil_id: int | None  # the token logit-diff subtracts (its "foil")
 
 
 def token_id_for(adapter, text: str | None, token_id: int | None, what: str = "target") -> int | None:
@@ -46,7 +46,7 @@ def resolve_position(position: int | None, n_tokens: int) -> int:
     return p
 
 
-def resolve_target(adapter, tokens, position, target, target_id, metric, contrast, contrast_id,
+def resolve_target(adapter, tokens, position, target, target_id, metric, foil, foil_id,
                    top_prediction: int | None = None) -> TargetSpec:
     """tokens: [1, n]. When no target is given: the prompt's next token inside it, else the top prediction."""
     if metric not in METRICS:
@@ -59,13 +59,13 @@ def resolve_target(adapter, tokens, position, target, target_id, metric, contras
             tid = int(tokens[0, p + 1])
         elif top_prediction is not None:
             tid = int(top_prediction)
-    cid = token_id_for(adapter, contrast, contrast_id, what="contrast")
+    cid = token_id_for(adapter, foil, foil_id, what="foil")
     if metric == "logit-diff":
         if cid is None:
-            raise TracerError("metric logit-diff needs a contrast token: pass --contrast TOKEN")
+            raise TracerError("metric logit-diff needs a foil token: pass --foil TOKEN")
         if tid is not None and cid == tid:
-            raise TracerError(f"contrast token {adapter.decode_token(cid)!r} equals the target: logit-diff would be 0")
-    return TargetSpec(position=p, id=tid, metric=metric, contrast_id=cid)
+            raise TracerError(f"foil token {adapter.decode_token(cid)!r} equals the target: logit-diff would be 0")
+    return TargetSpec(position=p, id=tid, metric=metric, foil_id=cid)
 
 
 def metric_from_logits(logits, spec: TargetSpec):
@@ -78,4 +78,4 @@ def metric_from_logits(logits, spec: TargetSpec):
         return torch.log_softmax(logits, dim=-1)[:, spec.id]
     if spec.metric == "logit":
         return logits[:, spec.id]
-    return logits[:, spec.id] - logits[:, spec.contrast_id]
+    return logits[:, spec.id] - logits[:, spec.foil_id]

@@ -12,8 +12,8 @@ import threading
 from .ablation import run_interventions
 from .attribution import candidate_table, rank, scores, site_grads
 from .checks import check_top_k
-from .errors import TracerError, check_cancel
-from .nodes import TARGET, AblationResult, Intervention, Node, NodeId, Prediction, Target, VerifyPair, VerifyResult
+from ..core.errors import TracerError, check_cancel
+from ..core.nodes import TARGET, AblationResult, Intervention, Node, NodeId, Prediction, Target, VerifyPair, VerifyResult
 from .target import metric_from_logits
 
 
@@ -41,8 +41,8 @@ class Trace:
         self.target = Target(
             token=adapter.decode_token(spec.id), id=spec.id, position=spec.position, metric=spec.metric,
             value=self.clean_value, prob=float(probs[spec.id]),
-            contrast=adapter.decode_token(spec.contrast_id) if spec.contrast_id is not None else None,
-            contrast_id=spec.contrast_id,
+            foil=adapter.decode_token(spec.foil_id) if spec.foil_id is not None else None,
+            foil_id=spec.foil_id,
         )
         self.top_predictions = _predictions(adapter, probs)
         with torch.enable_grad():

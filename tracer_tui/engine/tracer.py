@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from .errors import TracerError, check_cancel
+from ..core.errors import TracerError, check_cancel
 from .forward import clean_run
 from .model_adapter import ModelAdapter
 from .checks import check_length, check_prompt, check_top_k
@@ -56,8 +56,8 @@ class Tracer:
         return self.adapter.str_tokens(self.adapter.tokenize(prompt)[0])
 
     def trace(self, prompt: "str | list[int]", target: str | None = None, target_id: int | None = None,
-              position: int | None = None, metric: str = "logprob", contrast: str | None = None,
-              contrast_id: int | None = None, top_k: int = 10, min_attr: float = 0.0,
+              position: int | None = None, metric: str = "logprob", foil: str | None = None,
+              foil_id: int | None = None, top_k: int = 10, min_attr: float = 0.0,
               include_bos: bool = False, should_cancel=None):
         """Root attribution of ``target`` at ``position``: one forward and one backward pass for all sites."""
         import torch
@@ -69,15 +69,15 @@ class Tracer:
         tokens = self.adapter.tokenize(prompt)
         check_length(tokens.shape[1], self.adapter.cfg.n_ctx)
         # Validate everything the user typed before spending a forward pass.
-        spec = resolve_target(self.adapter, tokens, position, target, target_id, metric, contrast, contrast_id,
+        spec = resolve_target(self.adapter, tokens, position, target, target_id, metric, foil, foil_id,
                               top_prediction=-1)
         check_cancel(should_cancel)
         clean = clean_run(self.adapter, self.saes, tokens, spec.position)
         check_cancel(should_cancel)
         if spec.id == -1:
             spec.id = int(clean.logits[0].argmax())
-            if spec.contrast_id == spec.id:
-                raise TracerError("contrast token equals the model's top prediction (the target): pick another")
+            if spec.foil_id == spec.id:
+                raise TracerError("foil token equals the model's top prediction (the target): pick another")
         with torch.enable_grad():
             # BOS-position nodes are dropped by default: BOS is prepended to text prompts, never to token ids.
             bos_first = isinstance(prompt, str) and self.adapter.prepends_bos

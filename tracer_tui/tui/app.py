@@ -20,10 +20,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from .. import session as sessions
+from ..core import session as sessions
 from ..errors_text import describe
 from . import format as fmt
-from . import paths
+from ..core import paths
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
@@ -270,8 +270,8 @@ class TracerApp(EngineJobs, App):
             self.ex.ablation = msg.replay["ablation"]
             expanded = {e["node"] for e in self.ex.expanded}
         self.metric = msg.trace.target.metric
-        if msg.trace.target.contrast is not None:
-            self.contrast = msg.trace.target.contrast
+        if msg.trace.target.foil is not None:
+            self.contrast = msg.trace.target.foil
         self._settled = (self.metric, self.contrast)
         self.tree.show_trace(msg.trace, expanded)
         self._show_predictions()
@@ -304,7 +304,7 @@ class TracerApp(EngineJobs, App):
             return
         ab = self.ex.ablation
         preds = ab.top_predictions if ab is not None else trace.top_predictions
-        self.query_one(PredictionsPane).show(trace.target.metric, trace.target.contrast, trace.target.position,
+        self.query_one(PredictionsPane).show(trace.target.metric, trace.target.foil, trace.target.position,
                                              preds, trace.target.id, ablated=ab is not None)
 
     # ---- tree -------------------------------------------------------------------------------------------
@@ -584,7 +584,7 @@ class TracerApp(EngineJobs, App):
                         severity="warning", markup=False)
         self.tree.focus()
         self.request_trace(TraceRequest(sample.prompt, target=sample.target, metric=self.metric,
-                                        contrast=sample.contrast or self.contrast))
+                                        contrast=sample.foil or self.contrast))
 
     # ---- contrast screen -------------------------------------------------------------------------------------
     def action_contrast_screen(self) -> None:
@@ -644,10 +644,10 @@ class TracerApp(EngineJobs, App):
             self.status.error(str(err))
             return
         self.prompt_input.value = s.prompt
-        self.metric, self.contrast = s.metric, s.contrast
+        self.metric, self.contrast = s.metric, s.foil
         t = s.target or {}
         self.request_trace(TraceRequest(s.prompt, position=t.get("position"), target_id=t.get("id"),
-                                        metric=s.metric, contrast=s.contrast), session=s)
+                                        metric=s.metric, contrast=s.foil), session=s)
         self.tree.focus()
 
     def _snapshot(self):
@@ -656,7 +656,7 @@ class TracerApp(EngineJobs, App):
         if trace is None or tracer is None:
             return lambda: None
         expanded, ablations = [dict(e) for e in self.ex.expanded], dict(self.ex.ablations)
-        metric, contrast = trace.target.metric, trace.target.contrast
+        metric, contrast = trace.target.metric, trace.target.foil
 
         def build():
             from ..engine.graph import to_node_link
@@ -665,7 +665,7 @@ class TracerApp(EngineJobs, App):
             t = trace.target
             return sessions.Session(model=info["model"]["source"], saes=[s["source"] for s in info["saes"]],
                                     prompt=req.prompt, target={"token": t.token, "id": t.id, "position": t.position},
-                                    metric=metric, contrast=contrast, expanded=expanded, ablations=ablations,
+                                    metric=metric, foil=contrast, expanded=expanded, ablations=ablations,
                                     graph=to_node_link(trace.graph()))
 
         return build

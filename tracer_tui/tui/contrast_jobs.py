@@ -21,7 +21,7 @@ class ContrastJobs:
     """``self.app.tracer``, ``self.app.engine_lock`` and ``self.gen`` (the current job generation) are needed."""
 
     def _job(self, gen: int, what: str, call, done) -> None:
-        from ..engine.errors import Cancelled
+        from ..core.errors import Cancelled
 
         worker = get_current_worker()
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, replace
 
 from ..engine.contrast import DEFAULT_SAMPLES
-from ..engine.errors import TracerError
+from ..core.errors import TracerError
 from ..engine.steering import DEFAULT_MULTIPLIER
 
 

@@ -8,7 +8,7 @@ import time
 from textual import work
 from textual.worker import get_current_worker
 
-from ..engine.nodes import TARGET
+from ..core.nodes import TARGET
 from ..errors_text import describe
 from .messages import (Ablated, DetailsReady, Expanded, Loaded, LoadProgress, Notice, Tokenized, Traced, Verified,
                        WorkFailed)
@@ -62,7 +62,7 @@ class EngineJobs:
 
     @work(thread=True, exclusive=True, group="trace", exit_on_error=False)
     def trace_job(self, gen: int, request, session=None) -> None:
-        from ..engine.errors import Cancelled
+        from ..core.errors import Cancelled
 
         worker = get_current_worker()
 
@@ -77,7 +77,7 @@ class EngineJobs:
                     return
                 trace = self.tracer.trace(request.prompt, target=request.target, target_id=request.target_id,
                                           position=request.position, metric=request.metric,
-                                          contrast=request.contrast if request.metric == "logit-diff" else None,
+                                          foil=request.contrast if request.metric == "logit-diff" else None,
                                           top_k=self.top_k, should_cancel=cancelled)
                 if session is not None and not cancelled():
                     extra = {"expanded": list(session.expanded), "ablations": dict(session.ablations)}

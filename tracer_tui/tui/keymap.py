@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from . import paths
+from ..core import paths
 
 
 def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:

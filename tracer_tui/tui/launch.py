@@ -10,7 +10,7 @@ _LAUNCH = time.perf_counter()
 
 
 def _setup_log() -> None:
-    from . import paths
+    from ..core import paths
 
     try:
         path = paths.log_file()

@@ -9,7 +9,7 @@ import json
 import tomllib
 from pathlib import Path
 
-from . import paths
+from ..core import paths
 
 DEFAULT_THEME = "tracer-dark"
 COLOR_KEYS = ("primary", "secondary", "accent", "background", "surface", "panel", "foreground", "success",

@@ -181,7 +181,7 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
         self.app.push_screen(AskScreen(question, value), done)
 
     def _apply(self, make, what: str) -> None:
-        from ...engine.errors import TracerError
+        from ...core.errors import TracerError
 
         try:
             new = make()
@@ -205,7 +205,7 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
                                        " Who cares! Ignore them."), done)
 
     def _add_completions(self, text: str) -> None:
-        from ...engine.errors import TracerError
+        from ...core.errors import TracerError
         from ...engine.labeling import Completion, label, read_completions_file, unescape
 
         try:
@@ -279,7 +279,7 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
 
     def _show_ranking(self) -> bool:
         """Rank latents by Δ-attribution; an error (no undesired or no desired completions) clears the table."""
-        from ...engine.errors import TracerError
+        from ...core.errors import TracerError
 
         table = self.latents_table
         row = table.cursor_row
@@ -339,7 +339,7 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
                 if not self.rule:
                     self.status.error("no rule: press r to type one (a regex that matches undesired completions)")
                 return
-            from ...engine.errors import TracerError
+            from ...core.errors import TracerError
             from ...engine.labeling import Rule
 
             try:

@@ -78,7 +78,7 @@ def render_node(node, parent: str, details: dict | None, scale: float | None, pa
 def render_target(trace, ablation, ablations: dict[str, float]) -> Group:
     t = trace.target
     parts: list = [Text.assemble(("target ", "dim"), (fmt.token(t.token), "bold"), f" (id {t.id}) @{t.position}")]
-    parts.append(Text.assemble(("metric ", "dim"), t.metric, (f" vs {fmt.token(t.contrast)}" if t.contrast else "")))
+    parts.append(Text.assemble(("metric ", "dim"), t.metric, (f" vs {fmt.token(t.foil)}" if t.foil else "")))
     parts.append(Text.assemble(("clean  ", "dim"), f"{fmt.num(t.value)}  p {fmt.prob(t.prob)}"))
     if ablation is not None:
         parts.append(Text.assemble(("ablated ", "dim"), f"{fmt.num(ablation.value)}  p {fmt.prob(ablation.prob)}"))

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ...engine.nodes import TARGET
+from ...core.nodes import TARGET
 from .. import format as fmt
 from ..bindings import bindings
 
@@ -218,7 +218,7 @@ class LatentTree(Tree[Row]):
         if trace is None:
             return Text("no trace yet")
         t = trace.target
-        metric = t.metric if t.metric != "logit-diff" else f"logit-diff vs {fmt.token(t.contrast or '?')}"
+        metric = t.metric if t.metric != "logit-diff" else f"logit-diff vs {fmt.token(t.foil or '?')}"
         text = Text.assemble(("◎ ", "bold"), (fmt.token(t.token), "bold"), f" @{t.position} · {metric} ",
                              (fmt.num(t.value), "bold"), f" · p {fmt.prob(t.prob)}")
         ab = self.ex.ablation

@@ -34,7 +34,7 @@ class Session:
     prompt: str
     target: dict | None = None  # {"token", "id", "position"}
     metric: str = "logprob"
-    contrast: str | None = None
+    foil: str | None = None  # logit-diff's subtracted token (saved as "contrast" before 0.2)
     expanded: list[dict] = field(default_factory=list)  # [{"node": id or "target", "offset": n}] in order
     ablations: dict[str, float] = field(default_factory=dict)  # node id -> scale (0 = zero-ablation)
     graph: dict | None = None  # networkx node-link data of the explored structure
@@ -53,7 +53,7 @@ class Session:
         try:
             s = cls(model=str(data["model"]), saes=[str(x) for x in data["saes"]], prompt=str(data["prompt"]),
                     target=data.get("target"), metric=str(data.get("metric", "logprob")),
-                    contrast=data.get("contrast"),
+                    foil=data.get("foil", data.get("contrast")),
                     expanded=[{"node": str(e["node"]), "offset": int(e.get("offset", 0))}
                               for e in data.get("expanded", [])],
                     ablations={str(k): float(v) for k, v in (data.get("ablations") or {}).items()},

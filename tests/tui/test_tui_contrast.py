@@ -11,7 +11,7 @@ from tracer_tui.tui import format as fmt
 from tracer_tui.tui.screens.ask import AskScreen
 from tracer_tui.tui.screens.contrast import ContrastScreen, ContrastSettings, steer_line
 
-from tui_fixtures import SlowTracer, make_app, settle, tiny_tracer, tui_dirs, wait_for, wait_loaded  # noqa: F401
+from pilot import SlowTracer, make_app, settle, wait_for, wait_loaded
 
 PROMPT = "When Mary and John"
 RULE = "a"  # on the tiny model with seed 0: 2 of 8 completions undesired

@@ -14,8 +14,7 @@ from tracer_tui.engine.tracer import Tracer
 from tracer_tui.tui.bindings import KEYS
 from tracer_tui.tui.screens.help import HelpScreen, help_table
 
-from tui_fixtures import (make_app, move_to, node_rows, settle, tiny_tracer, trace_prompt, tui_dirs,  # noqa: F401
-                          wait_loaded)
+from pilot import make_app, move_to, node_rows, settle, trace_prompt, wait_loaded
 
 PROMPT = "When Mary and John"
 

@@ -6,13 +6,12 @@ import pytest
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
 
-from tracer_tui.engine.errors import TracerError
+from tracer_tui.core.errors import TracerError
 from tracer_tui.tui import paths
 from tracer_tui.tui.app import TracerApp
 from tracer_tui.tui.options import Options
 from tracer_tui.tui.themes import DEFAULT_THEME, ThemeFileError, load_theme_specs, read_theme_file
 
-from tui_fixtures import tui_dirs  # noqa: F401
 
 BUNDLED = sorted(paths.repo_dir("themes").glob("*.toml"))
 

@@ -1,4 +1,4 @@
-"""Command line: bare ``tracer-tui`` opens the TUI; subcommands live in ``tracer_tui.commands``.
+"""Command line: bare ``tracer-tui`` opens the TUI; subcommands live in ``tracer_tui.cli.commands``.
 
 Imports nothing heavy at module level, so ``tracer-tui --help`` answers at once. Errors are one line on
 stderr with exit code 2 (1 for faults), and nothing on stdout.
@@ -11,7 +11,7 @@ import os
 import sys
 
 from .commands import add_all
-from .commands.common import add_load_options
+from .common import add_load_options
 
 PROG = "tracer-tui"
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command is None:
-            from .tui.launch import run_tui
+            from ..tui.launch import run_tui
 
             return run_tui(args)
         return args.run(args)
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # every failure ends as one line, never a traceback
         if os.environ.get("TRACER_TUI_DEBUG"):
             raise
-        from .errors_text import describe
+        from ..errors_text import describe
 
         message, code = describe(err)
         return _fail(message, code)

@@ -1,30 +1,12 @@
-"""Shared helpers for the TUI tests: the tiny bundle loaded once, an app factory, and waiting helpers."""
+"""Pilot helpers for the TUI tests: an app factory and waiting helpers (fixtures: tests/tui/conftest.py)."""
 
 from __future__ import annotations
 
 import time
 
-import pytest
-
 from tracer_tui.tui.app import TracerApp
 from tracer_tui.tui.options import Options
 from tracer_tui.tui.state import TraceRequest
-
-
-@pytest.fixture(autouse=True)
-def tui_dirs(tmp_path, monkeypatch):
-    """Keep sessions, logs and user themes out of the real home directory."""
-    monkeypatch.setenv("TRACER_TUI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TRACER_TUI_CONFIG_DIR", str(tmp_path / "config"))
-    return tmp_path
-
-
-@pytest.fixture(scope="session")
-def tiny_tracer(bundle_dir):
-    """The tiny seeded bundle, loaded once for the whole test session through the real loader."""
-    from tracer_tui.engine.tracer import Tracer
-
-    return Tracer.load(model=str(bundle_dir))
 
 
 def make_app(bundle_dir, tracer=None, **options) -> TracerApp:

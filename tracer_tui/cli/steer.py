@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..engine.errors import TracerError
+    from ..core.errors import TracerError
     from ..engine.steering import check_alpha, steer
 
     if args.samples < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui_fixtures import make_app, move_to, settle, tiny_tracer, trace_prompt, tui_dirs, wait_loaded  # noqa: F401
+from pilot import make_app, move_to, settle, trace_prompt, wait_loaded
 
 PROMPT = "When Mary and John"
 

@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..bench.run import run_bench
-    from ..engine.errors import TracerError
+    from ..core.errors import TracerError
 
     if args.repeat < 1 or args.tokens < 2:
         raise TracerError("--repeat must be >= 1 and --tokens >= 2")

@@ -10,4 +10,4 @@ NAMES = ("trace", "contrast", "steer", "info", "bench")
 
 def add_all(sub) -> None:
     for name in NAMES:
-        importlib.import_module(f".{name}", __name__).add_parser(sub)
+        importlib.import_module(f".{name}", __package__).add_parser(sub)

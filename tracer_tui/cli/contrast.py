@@ -64,7 +64,7 @@ def add_parser(sub) -> None:
 
 
 def parse_labels(items) -> dict:
-    from ..engine.errors import TracerError
+    from ..core.errors import TracerError
 
     values = {"undesired": True, "true": True, "yes": True, "1": True, "desired": False, "false": False,
               "no": False, "0": False, "none": None, "null": None, "unlabelled": None}
@@ -84,7 +84,7 @@ def parse_labels(items) -> dict:
 def run(args) -> int:
     from ..engine.checks import check_top_k
     from ..engine.contrast import contrast
-    from ..engine.errors import TracerError
+    from ..core.errors import TracerError
 
     check_top_k(args.top)
     if args.samples is not None and args.samples < 1:

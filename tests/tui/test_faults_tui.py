@@ -12,8 +12,7 @@ import pytest
 
 from tracer_tui.tui.widgets.latent_tree import LatentTree
 
-from tui_fixtures import (PROMPT, SlowTracer, assert_recovers, make_app, move_to, node_rows, settle,  # noqa: F401
-                          tiny_tracer, trace_prompt, tui_dirs, wait_for, wait_loaded)
+from pilot import PROMPT, SlowTracer, assert_recovers, make_app, move_to, node_rows, settle, trace_prompt, wait_for, wait_loaded
 
 OOM = ("out of memory on the device: try a shorter prompt, fewer SAEs (--sae), a smaller --top, or --device cpu")
 

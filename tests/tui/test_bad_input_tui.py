@@ -12,8 +12,7 @@ from tracer_tui.tui import paths
 from tracer_tui.tui.screens.help import HelpScreen
 from tracer_tui.tui.screens.picker import PickerScreen
 
-from tui_fixtures import (PROMPT, assert_recovers, make_app, node_rows, settle, tiny_tracer, trace_prompt,  # noqa: F401
-                          trace_target, tui_dirs, wait_loaded)
+from pilot import PROMPT, assert_recovers, make_app, node_rows, settle, trace_prompt, trace_target, wait_loaded
 
 
 async def _submit(app, pilot, prompt: str) -> None:
@@ -120,7 +119,7 @@ async def test_load_errors_are_shown_and_the_app_stays_up(bundle_dir, tmp_path, 
     import huggingface_hub.constants as hub
     import torch
 
-    from conftest import make_sae
+    from helpers import make_sae
     from tracer_tui.tui.app import TracerApp
     from tracer_tui.tui.options import Options
 

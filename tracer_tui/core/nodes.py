@@ -130,15 +130,17 @@ class Target:
     metric: str
     value: float
     prob: float
-    contrast: str | None = None
-    contrast_id: int | None = None
+    foil: str | None = None  # logit-diff's subtracted token
+    foil_id: int | None = None
 
     def to_json(self) -> dict:
         out = {"token": self.token, "id": self.id, "position": self.position, "metric": self.metric,
                "value": self.value, "prob": self.prob}
-        if self.contrast is not None:
-            out["contrast"] = self.contrast
-            out["contrast_id"] = self.contrast_id
+        if self.foil is not None:
+            out["foil"] = self.foil
+            out["foil_id"] = self.foil_id
+            # The keys this token had before it was called the foil, kept so existing scripts read on.
+            out["contrast"], out["contrast_id"] = self.foil, self.foil_id
         return out
 
 

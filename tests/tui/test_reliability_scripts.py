@@ -7,7 +7,6 @@ import math
 import sys
 from pathlib import Path
 
-from tui_fixtures import tui_dirs  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 

@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
     tg.add_argument("--target-id", type=int, metavar="ID", help="target token id")
     t.add_argument("--position", type=int, metavar="P", help="position whose prediction is traced (default: last)")
     t.add_argument("--metric", default="logprob", choices=["logprob", "logit", "logit-diff"])
-    t.add_argument("--contrast", metavar="TOKEN", help="contrast token for --metric logit-diff")
+    t.add_argument("--foil", "--contrast", dest="foil", metavar="TOKEN",
+                   help="foil token for --metric logit-diff: its logit is subtracted (--contrast is its old name)")
     t.add_argument("--top", type=int, default=10, metavar="K", help="nodes per level (default 10)")
     t.add_argument("--depth", type=int, default=1, metavar="D", help="levels to expand (default 1: the root's)")
     t.add_argument("--min-attr", type=float, default=0.0, metavar="X", help="drop nodes with |attribution| < X")
@@ -33,8 +34,8 @@ def add_parser(sub) -> None:
 
 
 def _parse_ablation(text: str):
-    from ..engine.errors import TracerError
-    from ..engine.nodes import Intervention, NodeId
+    from ..core.errors import TracerError
+    from ..core.nodes import Intervention, NodeId
 
     node, _, scale = text.partition("=")
     try:
@@ -45,7 +46,7 @@ def _parse_ablation(text: str):
 
 
 def run(args) -> int:
-    from ..engine.errors import TracerError
+    from ..core.errors import TracerError
     from ..engine.serialize import expand_to_depth, trace_to_json
 
     if args.depth < 1:
@@ -55,7 +56,7 @@ def run(args) -> int:
     interventions = [_parse_ablation(a) for a in args.ablate]
     tracer = load_tracer(args)
     trace = tracer.trace(args.prompt, target=args.target, target_id=args.target_id, position=args.position,
-                         metric=args.metric, contrast=args.contrast, top_k=args.top, min_attr=args.min_attr,
+                         metric=args.metric, foil=args.foil, top_k=args.top, min_attr=args.min_attr,
                          include_bos=args.include_bos)
     expand_to_depth(trace, args.depth, args.top, args.min_attr)
     ablation = trace.ablate(interventions) if interventions else None
@@ -64,7 +65,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(data))
     else:
-        from ..text_report import render_trace
+        from .render import render_trace
 
         print(render_trace(data))
     return 0

@@ -45,6 +45,6 @@ def log_file() -> Path:
 
 def repo_dir(name: str) -> Path:
     """A folder shipped with the package (themes/, sample_prompts/)."""
-    from ..shipped import shipped_dir
+    from .shipped import shipped_dir
 
     return shipped_dir(name)

@@ -1,0 +1,7 @@
+"""Torch-free foundations that every layer imports: the engine, the CLI and the TUI.
+
+Belongs here: ``errors`` (TracerError with a machine-readable hint that each front end words itself),
+``nodes`` (node ids and the plain records the engine returns), ``defaults`` (metrics, modes, sampling and
+steering defaults: defined once), ``session`` (the session file), ``paths`` (where user files live) and
+``shipped`` (folders shipped with the package). Nothing here imports torch, TransformerLens, SAE-Lens or Textual.
+"""
