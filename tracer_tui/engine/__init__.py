@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "Tracer": "tracer", "Trace": "trace", "TracerError": "errors", "Cancelled": "errors",
-    "NodeId": "nodes", "Node": "nodes", "Intervention": "nodes", "AblationResult": "nodes",
-    "VerifyResult": "nodes", "TARGET": "nodes", "METRICS": "target",
-    "export_graph": "graph", "load_graph": "graph", "trace_to_json": "serialize",
+    "Tracer": ".tracer", "Trace": ".trace", "TracerError": "..core.errors", "Cancelled": "..core.errors",
+    "NodeId": "..core.nodes", "Node": "..core.nodes", "Intervention": "..core.nodes", "AblationResult": "..core.nodes",
+    "VerifyResult": "..core.nodes", "TARGET": "..core.nodes", "METRICS": ".target",
+    "export_graph": ".graph", "load_graph": ".graph", "trace_to_json": ".serialize",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -20,5 +20,5 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
