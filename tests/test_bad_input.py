@@ -31,8 +31,8 @@ CASES = [
     ("contrast equals target", ["trace", PROMPT, "--target", " Mary", "--metric", "logit-diff", "--contrast", " Mary"],
      "equals the target"),
     ("multi-token contrast", ["trace", PROMPT, "--metric", "logit-diff", "--contrast", " Mary and John"],
-     "contrast ' Mary and John' is 3 tokens"),
-    ("logit-diff without contrast", ["trace", PROMPT, "--metric", "logit-diff"], "needs a contrast token"),
+     "foil ' Mary and John' is 3 tokens"),
+    ("logit-diff without contrast", ["trace", PROMPT, "--metric", "logit-diff"], "needs a foil token"),
     ("K = 0", ["trace", PROMPT, "--top", "0"], "top-K must be a positive"),
     ("K negative", ["trace", PROMPT, "--top", "-3"], "top-K must be a positive"),
     ("depth 0", ["trace", PROMPT, "--depth", "0"], "--depth must be at least 1"),
@@ -165,7 +165,7 @@ def test_contrast_equal_to_the_top_prediction(tracer):
     from tracer_tui.core.errors import TracerError
 
     top = tracer.trace(PROMPT).target
-    with pytest.raises(TracerError, match="contrast token equals the model's top prediction"):
+    with pytest.raises(TracerError, match="foil token equals the model's top prediction"):
         tracer.trace(PROMPT, metric="logit-diff", foil_id=top.id)
 
 

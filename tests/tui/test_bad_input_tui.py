@@ -8,7 +8,7 @@ import json
 import pytest
 from textual import events
 
-from tracer_tui.tui import paths
+from tracer_tui.core import paths
 from tracer_tui.tui.screens.help import HelpScreen
 from tracer_tui.tui.screens.picker import PickerScreen
 
@@ -71,8 +71,8 @@ async def test_prompt_longer_than_the_context(bundle_dir, tiny_tracer):
 DIALOGS = [
     ("multi-token target", "g", " Mary and John", "trace failed: target ' Mary and John' is 3 tokens "
      "(' Mary' + ' and' + ' John'), not one; pick a single token, e.g. ' Mary'"),
-    ("multi-token contrast", "x", " Mary and John", "trace failed: contrast ' Mary and John' is 3 tokens"),
-    ("contrast equals the target", "x", "{target}", "trace failed: contrast token {target!r} equals the target: "
+    ("multi-token contrast", "x", " Mary and John", "trace failed: foil ' Mary and John' is 3 tokens"),
+    ("contrast equals the target", "x", "{target}", "trace failed: foil token {target!r} equals the target: "
      "logit-diff would be 0"),
     ("scale not a number", "s", "big", "scale must be a number (e.g. 2, 0.5, -1), got 'big'"),
     ("scale not finite", "s", "inf", "scale must be a finite number, got 'inf'"),

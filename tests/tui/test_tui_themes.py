@@ -7,7 +7,7 @@ from rich.color import Color as RichColor
 from rich.color import ColorSystem
 
 from tracer_tui.core.errors import TracerError
-from tracer_tui.tui import paths
+from tracer_tui.core import paths
 from tracer_tui.tui.app import TracerApp
 from tracer_tui.tui.options import Options
 from tracer_tui.tui.themes import DEFAULT_THEME, ThemeFileError, load_theme_specs, read_theme_file

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..core.defaults import METRICS
 from .common import add_load_options, load_tracer
 
 HELP = "attribute a target token to SAE latents"
@@ -18,7 +19,7 @@ def add_parser(sub) -> None:
                     "or the prompt's next token when --position is inside the prompt)")
     tg.add_argument("--target-id", type=int, metavar="ID", help="target token id")
     t.add_argument("--position", type=int, metavar="P", help="position whose prediction is traced (default: last)")
-    t.add_argument("--metric", default="logprob", choices=["logprob", "logit", "logit-diff"])
+    t.add_argument("--metric", default="logprob", choices=METRICS)
     t.add_argument("--foil", "--contrast", dest="foil", metavar="TOKEN",
                    help="foil token for --metric logit-diff: its logit is subtracted (--contrast is its old name)")
     t.add_argument("--top", type=int, default=10, metavar="K", help="nodes per level (default 10)")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..core.errors import TracerError
 
-METRICS = ("logprob", "logit", "logit-diff")
+from ..core.defaults import METRICS
 
 
 @dataclass

@@ -21,7 +21,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from ..core import session as sessions
-from ..errors_text import describe
+from .wording import describe
 from . import format as fmt
 from ..core import paths
 from .bindings import KEYS, bindings
@@ -693,7 +693,7 @@ class TracerApp(EngineJobs, App):
                     self.save_seq += 1
                     self.write_session(session)
         except Exception as err:
-            log.warning("session not saved: %s", describe(err)[0])
+            log.warning("session not saved: %s", describe(err))
         finally:
             if locked:
                 self.engine_lock.release()
@@ -732,7 +732,7 @@ class TracerApp(EngineJobs, App):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # Jobs report their own errors; this catches anything that escaped them.
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.status.error(f"{event.worker.group} failed: {describe(event.worker.error)[0]}")
+            self.status.error(f"{event.worker.group} failed: {describe(event.worker.error)}")
 
     # ---- command palette ------------------------------------------------------------------------------------
     def get_system_commands(self, screen):

@@ -11,7 +11,7 @@ import time
 from textual import work
 from textual.worker import get_current_worker
 
-from ..errors_text import describe
+from .wording import describe
 from .messages import ContrastReady, Focused, JobProgress, Steered, WorkFailed
 
 GROUP = "contrast-screen"
@@ -42,7 +42,7 @@ class ContrastJobs:
             return
         except Exception as err:
             if not cancelled():
-                self.post_message(WorkFailed(gen, what, describe(err)[0]))
+                self.post_message(WorkFailed(gen, what, describe(err)))
             return
         if not cancelled():
             self.post_message(done(gen, result, time.perf_counter() - start))

@@ -9,7 +9,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from ..core.nodes import TARGET
-from ..errors_text import describe
+from .wording import describe
 from .messages import (Ablated, DetailsReady, Expanded, Loaded, LoadProgress, Notice, Tokenized, Traced, Verified,
                        WorkFailed)
 
@@ -34,7 +34,7 @@ class EngineJobs:
     top_k = 10
 
     def _fail(self, gen: int, what: str, err: BaseException, tree_node=None) -> None:
-        self.post_message(WorkFailed(gen, what, describe(err)[0], tree_node))
+        self.post_message(WorkFailed(gen, what, describe(err), tree_node))
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_job(self, factory) -> None:
@@ -171,4 +171,4 @@ class EngineJobs:
                 if session is not None:
                     self.write_session(session)
             except Exception as err:
-                self.post_message(Notice(f"session not saved: {describe(err)[0]}", error=True))
+                self.post_message(Notice(f"session not saved: {describe(err)}", error=True))

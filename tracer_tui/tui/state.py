@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-METRICS = ("logprob", "logit", "logit-diff")
+from ..core.defaults import METRICS  # noqa: F401 (re-exported for app.py until the state rewrite)
 
 
 @dataclass(frozen=True)
