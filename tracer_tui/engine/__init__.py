@@ -1,6 +1,10 @@
 """The tracer-tui engine: SAE latent attribution, expansion, ablation and verification.
 
-Never imports Textual (a test enforces it). Names are exported lazily so ``import tracer_tui.engine`` is cheap
+Belongs here: everything that needs torch, TransformerLens or SAE-Lens: loading models and SAEs (``loading``,
+``bundle``: the only bundle reader and writer), the forward pass (``forward``, ``model_adapter``, ``sae_site``),
+attribution and its levels (``attribution``, ``trace``, ``tracer``), ablation, contrast, steering, sampling,
+means and graphs. Plain records and errors come from ``tracer_tui.core``. Never imports Textual (a test
+enforces it) and never the demo build tooling. Names are exported lazily so ``import tracer_tui.engine`` is cheap
 and torch loads only when something is used.
 """
 
