@@ -11,7 +11,7 @@ import pytest
 ML = ("torch", "transformer_lens", "sae_lens", "transformers")
 ALL_ENGINE = ("import importlib, pkgutil, tracer_tui.engine as e\n"
               "for m in pkgutil.iter_modules(e.__path__): importlib.import_module(f'tracer_tui.engine.{m.name}')\n"
-              "import tracer_tui.errors_text, tracer_tui.core.session")
+              "import tracer_tui.core.errors, tracer_tui.core.session")
 
 
 def loaded_after(code: str, modules) -> list[str]:

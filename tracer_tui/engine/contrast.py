@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..core.errors import TracerError, check_cancel
+from ..core.errors import Hint, TracerError, check_cancel
 from .forward import site_recorder
 from .labeling import Completion, as_completions, counts, label, read_completions_file
 from .sampling import DEFAULT_MAX_TOKENS, DEFAULT_STOP, DEFAULT_TEMPERATURE, prompt_ids, sample_groups
@@ -427,8 +427,8 @@ def check_counts(n_undesired: int, n_desired: int, n_total: int) -> None:
     extra = f" and {unl} unlabelled" if unl else ""
     missing = "undesired" if not n_undesired else "desired"
     raise TracerError(f"contrast needs at least one undesired and one desired completion; got {n_undesired} "
-                      f"undesired, {n_desired} desired{extra} of {n_total}: no {missing} completions - change the "
-                      "rule (--rule REGEX or --keywords a,b), label some by hand, or sample more (--samples N)")
+                      f"undesired, {n_desired} desired{extra} of {n_total}: no {missing} completions",
+                      Hint(("rule", "labels", "samples")))
 
 
 def contrast(tracer, prompt: str, completions=None, samples: int | None = None, rule=None, keywords=None,

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 from .bundle import bundle_sae_dirs, load_model_dir, model_dir_of
 from .devices import resolve_device, resolve_dtype
-from ..core.errors import TracerError
+from ..core.errors import Hint, TracerError
 from .model_adapter import ModelAdapter
 from .quiet import quiet
 from .sae_site import SiteSAE, load_labels
@@ -39,8 +39,8 @@ def local_model_path(spec: str | None) -> Path | None:
     """The bundle directory for ``spec``, None for a model name; clear errors for bad paths and names."""
     path = Path(os.path.expanduser(spec)) if spec else default_bundle()
     if spec is None and model_dir_of(path) is None:
-        raise TracerError(f"the bundled demo model is missing from this install (looked in {path}); "
-                          "reinstall tracer-tui or pass --model")
+        raise TracerError(f"the bundled demo model is missing from this install (looked in {path}; reinstall "
+                          "tracer-tui)", Hint(("model",)))
     if path.exists():
         if model_dir_of(path) is None:
             raise TracerError(f"{str(path)!r} is not a model bundle: expected config.json, model.safetensors "
@@ -201,7 +201,7 @@ def load_all(model: str | None = None, saes: Iterable[str] = (), device: str = "
     if not saes:
         saes = [str(path)] if path is not None and bundle_sae_dirs(path) else []
     if not saes:
-        raise TracerError("no SAEs given: pass --sae RELEASE[/ID] or --sae DIR (e.g. --sae gpt2-small-res-jb)")
+        raise TracerError("no SAEs given", Hint(("saes",), "gpt2-small-res-jb"))
     entries = expand_sae_specs(saes)
     report(f"loading model {model or 'demo'}", 0.1)
     adapter = load_model(model, path, dev, dt, model_kwargs_for(entries))

@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..core.errors import TracerError, check_cancel
+from ..core.errors import Hint, TracerError, check_cancel
 
 MEANS_FILE = "means.safetensors"
 
@@ -80,7 +80,7 @@ def site_means(tracer, text_file=None, texts: list[str] | None = None, cache_dir
         texts = read_texts(text_file) if text_file is not None else sample_prompt_texts()
     if not texts:
         raise TracerError("mean mode needs mean activations: the model has no means.safetensors and no texts to "
-                          "compute them from; pass a text file (--means-text FILE)")
+                          "compute them from", Hint(("means_text",)))
     path = _cache_dir(cache_dir) / f"{_key(tracer, texts)}.safetensors"
     if path.is_file():
         found = load_means(path, tracer)

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 
 from .contrast import parse_latent
-from ..core.errors import TracerError
+from ..core.errors import Hint, TracerError
 from .labeling import Completion, label, make_rule
 from .sampling import (DEFAULT_MAX_TOKENS, DEFAULT_STOP, DEFAULT_TEMPERATURE, NonFiniteLogits, check_sampling,
                        prompt_ids, sample_groups)
@@ -166,7 +166,7 @@ def steer(tracer, prompt: str, latent: str, alpha: float | None = None, samples:
         raise TracerError(f"number of random latents must be >= 0, got {random}")
     r = make_rule(rule, keywords)
     if r is None:
-        raise TracerError("steering needs a rule to grade completions: --rule REGEX or --keywords a,b,c")
+        raise TracerError("steering needs a rule to grade completions", Hint(("rule",)))
     ids = prompt_ids(adapter, prompt)
     report = progress or (lambda step, frac: None)
     samples, random = int(samples), int(random)
