@@ -5,7 +5,6 @@ The SAE only reads activations: it never sits in the forward path (see shared/do
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,10 +131,8 @@ class SiteSAE:
 
 def load_labels(sae_dir: Path) -> dict[int, LatentInfo]:
     """labels.json beside an SAE saved on disk: {"latent": {"label", "snippets", "promoted", "suppressed"}}."""
-    path = Path(sae_dir) / "labels.json"
-    if not path.is_file():
-        return {}
-    raw = json.loads(path.read_text())
+    from .bundle import read_labels
+
     return {
         int(k): LatentInfo(
             label=str(v.get("label", "")),
@@ -143,5 +140,5 @@ def load_labels(sae_dir: Path) -> dict[int, LatentInfo]:
             promoted=list(v.get("promoted", [])),
             suppressed=list(v.get("suppressed", [])),
         )
-        for k, v in raw.items()
+        for k, v in read_labels(sae_dir).items()
     }
