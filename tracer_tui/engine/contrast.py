@@ -203,8 +203,7 @@ def _chunk(tracer, ids, comps, mode, means, positions="all"):
                 out.index_put_((pos_idx // L, lat_idx), contrib, accumulate=True)
                 attr_parts.append(out)
             else:
-                d = sae.sae.W_dec.to(x.dtype)
-                d_hat = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                d_hat = sae.unit_directions(x.dtype)
                 centred = x - means[sae.site].to(device=device, dtype=x.dtype)
                 proj_g = g @ d_hat.T  # [B, L, d_sae]
                 proj_a = centred @ d_hat.T

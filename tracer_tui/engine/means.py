@@ -131,6 +131,6 @@ def _key(tracer, texts) -> str:
 
     with torch.no_grad():
         model_fp = tracer.adapter.fingerprint()
-        sae_fp = [[s.site, s.source, float(s.sae.W_dec.double().sum())] for s in tracer.saes]
+        sae_fp = [[s.site, s.source, float(s.decoder_rows().double().sum())] for s in tracer.saes]
     blob = json.dumps([model_fp, sae_fp, texts], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# SAE-Lens classes whose decode is ``f @ W_dec + b_dec`` (then optional out-normalisation / hook_z reshape).
-_LINEAR_DECODERS = {"StandardSAE", "TopKSAE", "JumpReLUSAE", "GatedSAE", "BatchTopKSAE", "MatryoshkaSAE"}
+# SAE-Lens architectures (``sae.cfg.architecture()``) whose decode is ``f @ W_dec + b_dec`` (then optional
+# out-normalisation / hook_z reshape). Anything else (transcoders, matching pursuit, ...) decodes through SAE-Lens.
+LINEAR_DECODERS = frozenset({"standard", "topk", "jumprelu", "gated", "batchtopk", "matryoshka_batchtopk"})
 
 
 @dataclass
@@ -48,7 +49,7 @@ class SiteSAE:
         if self.hook_z:
             sae.turn_off_forward_pass_hook_z_reshaping()
         self.linear_decoder = (
-            type(sae).__name__ in _LINEAR_DECODERS
+            sae.cfg.architecture() in LINEAR_DECODERS
             and sae.cfg.normalize_activations == "none"
             and not getattr(sae.cfg, "rescale_acts_by_decoder_norm", False)
         )
@@ -82,7 +83,7 @@ class SiteSAE:
         counts = torch.bincount(pos_idx, minlength=f.shape[0]).tolist()
         ends = torch.cumsum(torch.tensor(counts), 0).tolist()
         segments = [(p, end - n, end) for p, (n, end) in enumerate(zip(counts, ends)) if n]
-        return ActiveRows(pos_idx, lat_idx, self.sae.W_dec[lat_idx], segments)
+        return ActiveRows(pos_idx, lat_idx, self.decoder_rows(lat_idx), segments)
 
     def reconstruct(self, f, active: "ActiveRows"):
         """x_hat for codes ``f`` [pos, d_sae]; a linear decoder sums only the active rows."""
@@ -112,9 +113,14 @@ class SiteSAE:
             (grad_f,) = torch.autograd.grad(self.decode(f_rep), f_rep, grad_outputs=g)
         return grad_f[:, active.pos_idx, active.lat_idx]
 
-    def decoder_rows(self, latents):
-        """Residual-space directions written by these latents (the W_dec rows)."""
-        return self.sae.W_dec[latents]
+    def decoder_rows(self, latents=None):
+        """Residual-space directions written by these latents (the W_dec rows; every latent's when None)."""
+        return self.sae.W_dec if latents is None else self.sae.W_dec[latents]
+
+    def unit_directions(self, dtype=None):
+        """Every latent's decoder direction scaled to unit norm, [d_sae, d_in] (in ``dtype`` when given)."""
+        d = self.decoder_rows() if dtype is None else self.decoder_rows().to(dtype)
+        return d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
     # ---- labels -------------------------------------------------------------------------------
     def label(self, latent: int | None) -> str | None:
