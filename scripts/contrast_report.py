@@ -16,7 +16,7 @@ import time
 
 
 def report(samples: int, steer_samples: int, random: int, multiplier: float, mode: str, seed: int) -> list[dict]:
-    from tracer_tui.demo.prompts import load_sample_prompts
+    from tracer_tui.core.prompts import load_sample_prompts
     from tracer_tui.engine.tracer import Tracer
     from tracer_tui.core.shipped import shipped_dir
 

@@ -180,3 +180,27 @@ def test_unexpected_exception_is_one_line_exit_1(capsys, bundle_dir, monkeypatch
     out, err = capsys.readouterr()
     assert (code, out) == (1, "")
     assert err == "tracer-tui: error: unexpected RuntimeError: boom (set TRACER_TUI_DEBUG=1 for a traceback)\n"
+
+
+def test_bundle_loading_is_strict(capsys, bundle_dir, tmp_path):
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from tracer_tui.core.errors import TracerError
+    from tracer_tui.engine.bundle import CONFIG, WEIGHTS, load_model_dir
+
+    model = tmp_path / "model"
+    shutil.copytree(bundle_dir / "model", model)
+    state = load_file(str(model / WEIGHTS))
+    state["extra.weight"] = state.pop("unembed.W_U")
+    save_file(state, str(model / WEIGHTS))
+    with pytest.raises(TracerError, match=r"tensors missing: unembed.W_U; unexpected: extra.weight"):
+        load_model_dir(model)
+    _expect_error(capsys, ["info", "--model", str(model), "--sae", str(bundle_dir)], "unexpected: extra.weight")
+
+    config = json.loads((model / CONFIG).read_text())
+    (model / CONFIG).write_text(json.dumps({**config, "colour": "red"}))
+    with pytest.raises(TracerError, match="keys this TransformerLens does not know: colour"):
+        load_model_dir(model)

@@ -102,7 +102,7 @@ BAD = [
      "got 3 undesired, 0 desired of 3: no desired completions"),
     ("no labels", ["contrast", PROMPT, "--completions", "{plain}"], "got 0 undesired, 0 desired and 3 unlabelled"),
     ("bad regex", ["contrast", PROMPT, "--completions", "{file}", "--rule", "(x"], "bad rule regex '(x'"),
-    ("samples < 1", ["contrast", PROMPT, "--samples", "0", "--rule", "x"], "--samples must be at least 1"),
+    ("samples < 1", ["contrast", PROMPT, "--samples", "0", "--rule", "x"], "samples must be at least 1"),
     ("missing file", ["contrast", PROMPT, "--completions", "/no/such/file.jsonl"], "does not exist"),
     ("broken file", ["contrast", PROMPT, "--completions", "{broken}"], "line 1: not valid JSON"),
     ("bad label", ["contrast", PROMPT, "--completions", "{file}", "--label", "x=1"], "bad --label 'x=1'"),
@@ -118,7 +118,7 @@ BAD = [
     ("alpha overflow", ["steer", PROMPT, "--latent", f"{SITE}:3", "--alpha", "1e300", "--rule", "x",
                         "--samples", "2", "--max-tokens", "2"], "overflows float32"),
     ("steer samples < 1", ["steer", PROMPT, "--latent", f"{SITE}:3", "--samples", "0", "--rule", "x"],
-     "--samples must be at least 1"),
+     "samples must be at least 1"),
     ("steer no rule", ["steer", PROMPT, "--latent", f"{SITE}:3"], "needs a rule"),
     ("steer bad regex", ["steer", PROMPT, "--latent", f"{SITE}:3", "--rule", "[a"], "bad rule regex"),
 ]
@@ -142,3 +142,27 @@ def test_bad_input(capsys, bundle_dir, completions_file, tmp_path, name, argv, f
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("tracer-tui: error: ")
     assert fragment in err
+
+
+def test_cli_defaults_and_choices_are_the_engines():
+    import inspect
+
+    from tracer_tui.cli import build_parser
+    from tracer_tui.core import defaults
+    from tracer_tui.engine.contrast import contrast
+    from tracer_tui.engine.steering import steer
+
+    parse = build_parser().parse_args
+    c = parse(["contrast", PROMPT])
+    s = parse(["steer", PROMPT, "--latent", f"{SITE}:3"])
+    engine = {**inspect.signature(contrast).parameters, **inspect.signature(steer).parameters}
+    for args in (c, s):
+        assert (args.temperature, args.max_tokens, args.seed) == (engine["temperature"].default,
+                                                                   engine["max_tokens"].default, engine["seed"].default)
+    assert (c.mode, c.top) == (engine["mode"].default, defaults.DEFAULT_CONTRAST_TOP)
+    assert (s.samples, s.random, s.multiplier) == (engine["samples"].default, engine["random"].default,
+                                                   engine["multiplier"].default)
+    assert [parse(["contrast", PROMPT, "--mode", m]).mode for m in defaults.CONTRAST_MODES] == list(
+        defaults.CONTRAST_MODES)
+    with pytest.raises(SystemExit):
+        parse(["contrast", PROMPT, "--mode", "median"])

@@ -36,13 +36,13 @@ def test_tiny_build_writes_every_artefact(tiny_bundle):
     assert set(metrics["quality_bars"]) >= {"factual_top1", "ioi_top1", "sae_min_fve"}
 
 
-def test_tiny_model_loads_through_bundle_format(tiny_bundle):
+def test_tiny_model_loads_through_the_bundle_reader(tiny_bundle):
     import safetensors.torch
     import torch
 
-    from tracer_tui.demo.bundle_format import load_bundle_model
+    from tracer_tui.engine.bundle import MODEL_DIR, load_model_dir
 
-    model = load_bundle_model(tiny_bundle)
+    model = load_model_dir(tiny_bundle / MODEL_DIR)
     toks = model.to_tokens("The Eiffel Tower is in the city of")
     assert toks[0, 0].item() == model.tokenizer.bos_token_id
     assert (toks[0, 1:] != model.tokenizer.bos_token_id).all()  # exactly one BOS
@@ -59,9 +59,9 @@ def test_tiny_saes_load_with_sae_lens(tiny_bundle):
     import torch
     from sae_lens import SAE
 
-    from tracer_tui.demo.bundle_format import load_bundle_model, sae_dirs
+    from tracer_tui.engine.bundle import MODEL_DIR, load_model_dir, sae_dirs
 
-    model = load_bundle_model(tiny_bundle)
+    model = load_model_dir(tiny_bundle / MODEL_DIR)
     dirs = sae_dirs(tiny_bundle)
     assert list(dirs) == [f"blocks.{i}.hook_resid_pre" for i in range(model.cfg.n_layers)]
     means = safetensors.torch.load_file(str(tiny_bundle / "means.safetensors"))

@@ -34,16 +34,16 @@ def metrics():
 
 @pytest.fixture(scope="module")
 def model():
-    from tracer_tui.demo.bundle_format import load_bundle_model
+    from tracer_tui.engine.bundle import MODEL_DIR, load_model_dir
 
-    return load_bundle_model(BUNDLE)
+    return load_model_dir(BUNDLE / MODEL_DIR)
 
 
 @pytest.fixture(scope="module")
 def saes():
-    from tracer_tui.demo.bundle_format import load_bundle_saes
+    from tracer_tui.engine.bundle import load_sae, sae_dirs
 
-    return load_bundle_saes(BUNDLE)
+    return {site: load_sae(d) for site, d in sae_dirs(BUNDLE).items()}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_all_quality_bars_pass(metrics):
 
 
 def test_answers_are_single_tokens(model):
-    from tracer_tui.demo.bundle_format import read_eval
+    from tracer_tui.engine.bundle import read_eval
     from tracer_tui.demo.corpus import answer_words
 
     for w in answer_words() + sorted({r["target"] for r in read_eval(BUNDLE)}):
@@ -76,7 +76,7 @@ def test_answers_are_single_tokens(model):
 
 
 def test_heldout_top1_matches_card(model, metrics):
-    from tracer_tui.demo.bundle_format import read_eval
+    from tracer_tui.engine.bundle import read_eval
     from tracer_tui.demo.measure import eval_top1
 
     rows = read_eval(BUNDLE)
@@ -127,7 +127,7 @@ def test_card_names_concept_latents_backed_by_labels(metrics):
 
 def test_sample_prompts(model):
     from tracer_tui.demo.measure import persona_mix
-    from tracer_tui.demo.prompts import load_sample_prompts
+    from tracer_tui.core.prompts import load_sample_prompts
 
     prompts = load_sample_prompts(SAMPLE_PROMPTS)
     demo = [p for p in prompts if p.model == "demo"]

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from tracer_tui.demo import bundle_dir
-from tracer_tui.demo.prompts import load_sample_prompts
+from tracer_tui.core.prompts import load_sample_prompts
 from tracer_tui.engine.labeling import Rule
 from tracer_tui.core.shipped import shipped_dir
 

@@ -75,3 +75,33 @@ def test_bfloat16_trace_agrees_with_float32(tracer):
     assert low.target.id == full.target.id
     assert abs(low.target.value - full.target.value) < 0.05
     assert abs(low.nodes[0].attribution - full.root_attribution(low.nodes[0].id)) < 0.1
+
+
+def test_linear_decoders_are_recognised_by_their_sae_lens_architecture():
+    from helpers import make_sae
+    from sae_lens import StandardSAE, StandardSAEConfig, TopKSAE, TopKSAEConfig
+    from sae_lens.saes.sae import SAEMetadata
+
+    from tracer_tui.engine.sae_site import SiteSAE
+
+    class Unknown(StandardSAEConfig):  # an architecture the engine does not know: decode goes through SAE-Lens
+        @classmethod
+        def architecture(cls) -> str:
+            return "unknown"
+
+    meta = SAEMetadata(hook_name="blocks.0.hook_resid_pre")
+    plain = make_sae("blocks.0.hook_resid_pre", 16, seed=1)
+    unknown = StandardSAE(Unknown(d_in=16, d_sae=48, metadata=meta))
+    unknown.load_state_dict(plain.state_dict())
+    topk = TopKSAE(TopKSAEConfig(d_in=16, d_sae=48, k=4, metadata=meta))
+    site = lambda sae: SiteSAE(sae, site="blocks.0.hook_resid_pre", source="test")  # noqa: E731
+    assert site(plain).linear_decoder and site(topk).linear_decoder and not site(unknown).linear_decoder
+    assert not site(make_sae("blocks.0.hook_resid_pre", 16, normalize_activations="layer_norm")).linear_decoder
+
+    # Both paths give the same latent gradients: the sparse rows and SAE-Lens's own decode.
+    x = torch.randn(5, 16, generator=torch.Generator().manual_seed(0))
+    g = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(1))
+    fast, slow = site(plain), site(unknown)
+    f = fast.encode(x)
+    assert torch.allclose(fast.latent_grads(g, f, fast.active_rows(f)), slow.latent_grads(g, f, slow.active_rows(f)),
+                          atol=1e-5)

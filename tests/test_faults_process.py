@@ -19,7 +19,7 @@ from tracer_tui.core.session import LAST, load_session, resolve_resume, save_ses
 
 PROMPT = "When Mary and John"
 OOM = ("tracer-tui: error: out of memory on the device: try a shorter prompt, fewer SAEs (--sae), a smaller --top, "
-       "or --device cpu\n")
+       "or use --device cpu\n")
 
 
 @pytest.mark.parametrize("where", ["trace", "ablate"])

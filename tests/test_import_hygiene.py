@@ -11,7 +11,7 @@ import pytest
 ML = ("torch", "transformer_lens", "sae_lens", "transformers")
 ALL_ENGINE = ("import importlib, pkgutil, tracer_tui.engine as e\n"
               "for m in pkgutil.iter_modules(e.__path__): importlib.import_module(f'tracer_tui.engine.{m.name}')\n"
-              "import tracer_tui.errors_text, tracer_tui.core.session")
+              "import tracer_tui.core.errors, tracer_tui.core.session")
 
 
 def loaded_after(code: str, modules) -> list[str]:
@@ -31,3 +31,29 @@ def test_import_hygiene(code, forbidden):
 
 def test_the_probe_can_fail():
     assert loaded_after("import textual.app", ("textual",)) == ["textual"]
+
+
+def test_the_engine_neither_imports_the_demo_build_nor_names_cli_flags():
+    """The engine reads bundles itself (engine/bundle.py) and leaves wording remedies to the front ends: its
+    messages carry a Hint, never a flag such as --foil (docstrings may still mention the CLI)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import tracer_tui.engine as engine
+
+    found = []
+    for path in sorted(Path(engine.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                      and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and "demo" in (node.module or "").split("."):
+                found.append(f"{path.name}:{node.lineno} imports {node.module}")
+            if isinstance(node, ast.Import) and any("tracer_tui.demo" in a.name for a in node.names):
+                found.append(f"{path.name}:{node.lineno} imports the demo")
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                    and re.search(r"(^|\s)--[a-z]", node.value)):
+                found.append(f"{path.name}:{node.lineno} names a flag: {node.value!r}")
+    assert found == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ..core.defaults import (CONTRAST_MODES, DEFAULT_CONTRAST_MODE, DEFAULT_CONTRAST_TOP, DEFAULT_MAX_TOKENS,
+                             DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_STOP, DEFAULT_TEMPERATURE)
 from .common import add_load_options, load_tracer
 
 HELP = "rank latents by Δ-attribution between undesired and desired completions"
@@ -12,13 +14,14 @@ HELP = "rank latents by Δ-attribution between undesired and desired completions
 def add_sampling_options(p, samples_default, samples_help) -> None:
     g = p.add_argument_group("sampling")
     g.add_argument("--samples", type=int, default=samples_default, metavar="N", help=samples_help)
-    g.add_argument("--temperature", type=float, default=1.0, metavar="T", help="sampling temperature (default 1; "
-                   "0 = greedy)")
-    g.add_argument("--max-tokens", type=int, default=40, metavar="M", help="tokens per completion at most "
-                   "(default 40); sampling also stops at EOS and at --stop")
-    g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    g.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="T",
+                   help=f"sampling temperature (default {DEFAULT_TEMPERATURE:g}; 0 = greedy)")
+    g.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="M", help="tokens per completion "
+                   f"at most (default {DEFAULT_MAX_TOKENS}); sampling also stops at EOS and at --stop")
+    g.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S", help=f"random seed (default {DEFAULT_SEED})")
+    stops = ", ".join(repr(s) for s in DEFAULT_STOP)
     g.add_argument("--stop", action="append", metavar="TEXT", help="stop string, repeatable; \\n and \\t are "
-                   "understood (default: '\\nUser:'; --stop '' for none)")
+                   f"understood (default: {stops}; --stop '' for none)")
 
 
 def add_rule_options(p) -> None:
@@ -31,7 +34,6 @@ def add_rule_options(p) -> None:
 
 def stop_strings(args):
     from ..engine.labeling import unescape
-    from ..engine.sampling import DEFAULT_STOP
 
     if args.stop is None:
         return DEFAULT_STOP
@@ -49,14 +51,13 @@ def add_parser(sub) -> None:
                    "\"undesired\": true|false|null} or plain text separated by lines holding only ---")
     p.add_argument("--label", action="append", default=[], metavar="I=VALUE",
                    help="override completion I's label: undesired, desired or none (also true/false); repeatable")
-    p.add_argument("--top", type=int, default=20, metavar="K", help="latents to list (default 20)")
-    p.add_argument("--mode", default="zero", choices=["zero", "mean"],
+    p.add_argument("--top", type=int, default=DEFAULT_CONTRAST_TOP, metavar="K",
+                   help=f"latents to list (default {DEFAULT_CONTRAST_TOP})")
+    p.add_argument("--mode", default=DEFAULT_CONTRAST_MODE, choices=CONTRAST_MODES,
                    help="zero: zero-ablation attribution f*(g.d) (default); mean: mean-ablation projection "
                    "(g.d)((a-mean).d) with unit d (the post's -(g.d)((a-mean).d) with g the loss gradient)")
     p.add_argument("--means-text", metavar="FILE", help="mean mode: text to compute mean activations from "
                    "(default: the bundle's means.safetensors, else the sample prompts)")
-    from ..engine.contrast import DEFAULT_SAMPLES
-
     add_sampling_options(p, None, f"completions to sample (default {DEFAULT_SAMPLES}, or 0 with --completions)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_load_options(p)
@@ -82,13 +83,12 @@ def parse_labels(items) -> dict:
 
 
 def run(args) -> int:
+    from ..core.defaults import check_sampling
     from ..engine.checks import check_top_k
     from ..engine.contrast import contrast
-    from ..core.errors import TracerError
 
     check_top_k(args.top)
-    if args.samples is not None and args.samples < 1:
-        raise TracerError(f"--samples must be at least 1, got {args.samples}")
+    check_sampling(1 if args.samples is None else args.samples, args.max_tokens, args.temperature)
     labels = parse_labels(args.label)
     tracer = load_tracer(args)
     c = contrast(tracer, args.prompt, completions=args.completions, samples=args.samples, rule=args.rule,

@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # every failure ends as one line, never a traceback
         if os.environ.get("TRACER_TUI_DEBUG"):
             raise
-        from ..errors_text import describe
+        from .render import describe_error
 
-        message, code = describe(err)
+        message, code = describe_error(err)
         return _fail(message, code)
 
 

@@ -1,6 +1,30 @@
-"""Plain-text rendering of a trace for the CLI without --json."""
+"""Plain-text output of the CLI: a trace without --json, and every error as one line (hints worded as flags)."""
 
 from __future__ import annotations
+
+from ..core.errors import OUT_OF_MEMORY, OUT_OF_MEMORY_HINT, TracerError, out_of_memory, unexpected, worded
+
+# How the CLI words each setting a hint can name (core.errors.SETTINGS): as the flags that change it.
+PHRASES = {
+    "foil": "pass --foil TOKEN",
+    "rule": "set the rule (--rule REGEX or --keywords a,b,c)",
+    "labels": "label some by hand (--label I=undesired)",
+    "samples": "sample more (--samples N)",
+    "device": lambda example: f"use --device {example or 'cpu'}",
+    "model": "pass --model NAME or --model DIR",
+    "saes": lambda example: "pass --sae RELEASE[/ID] or --sae DIR" + (f" (e.g. --sae {example})" if example else ""),
+    "means_text": "pass a text file (--means-text FILE)",
+    "smaller_work": "try a shorter prompt, fewer SAEs (--sae), a smaller --top",
+}
+
+
+def describe_error(err: BaseException) -> tuple[str, int]:
+    """(one line for stderr, exit code): 2 for the user's input, 1 for faults (out of memory, anything else)."""
+    if isinstance(err, TracerError):
+        return worded(str(err), err.hint, PHRASES), 2
+    if out_of_memory(err):
+        return worded(OUT_OF_MEMORY, OUT_OF_MEMORY_HINT, PHRASES), 1
+    return f"{unexpected(err)} (set TRACER_TUI_DEBUG=1 for a traceback)", 1
 
 
 SATURATED = 0.98  # above this p(target), d logprob is squashed by (1 - p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..core.defaults import DEFAULT_MULTIPLIER, DEFAULT_RANDOM, DEFAULT_STEER_SAMPLES
 from .common import add_load_options, load_tracer
 from .contrast import add_rule_options, add_sampling_options, stop_strings
 
@@ -11,8 +12,6 @@ HELP = "steer a latent while sampling and compare the undesired rate with unstee
 
 
 def add_parser(sub) -> None:
-    from ..engine.steering import DEFAULT_MULTIPLIER
-
     p = sub.add_parser("steer", help=HELP, description="Sample completions of PROMPT with alpha * d_i added to the "
                        "latent's site at every position, grade them with the rule, and compare the undesired rate "
                        "with the unsteered rate (same seed) and with R random active latents steered with the same alpha. "
@@ -24,27 +23,21 @@ def add_parser(sub) -> None:
     p.add_argument("--multiplier", type=float, default=DEFAULT_MULTIPLIER, metavar="X",
                    help="default alpha = X * the latent's mean nonzero activation on the prompt and unsteered "
                    f"completions (default {DEFAULT_MULTIPLIER:g})")
-    p.add_argument("--random", type=int, default=0, metavar="R", help="random active latents to steer as a "
-                   "control band (default 0)")
+    p.add_argument("--random", type=int, default=DEFAULT_RANDOM, metavar="R", help="random active latents to "
+                   f"steer as a control band (default {DEFAULT_RANDOM})")
     add_rule_options(p)
-    add_sampling_options(p, 64, "completions per condition (default 64)")
+    add_sampling_options(p, DEFAULT_STEER_SAMPLES, f"completions per condition (default {DEFAULT_STEER_SAMPLES})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_load_options(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..core.errors import TracerError
-    from ..engine.steering import check_alpha, steer
+    from ..core.defaults import check_steering
+    from ..engine.steering import steer
 
-    if args.samples < 1:
-        raise TracerError(f"--samples must be at least 1, got {args.samples}")
-    if args.random < 0:
-        raise TracerError(f"--random must be >= 0, got {args.random}")
-    if args.rule is None and args.keywords is None:
-        raise TracerError("steer needs a rule to grade completions: --rule REGEX or --keywords a,b,c")
-    check_alpha(args.alpha)
-    check_alpha(args.multiplier)
+    check_steering(args.samples, args.max_tokens, args.temperature, args.random, args.alpha, args.multiplier,
+                   has_rule=args.rule is not None or args.keywords is not None)
     tracer = load_tracer(args)
     result = steer(tracer, args.prompt, args.latent, alpha=args.alpha, samples=args.samples, rule=args.rule,
                    keywords=args.keywords, random=args.random, seed=args.seed, temperature=args.temperature,

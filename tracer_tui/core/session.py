@@ -2,7 +2,7 @@
 
 No Textual and no torch here. A session records what to replay (prompt, target, metric, expanded nodes in
 order, ablations) plus the explored graph in networkx node-link form for other tools. Files live in
-``platformdirs.user_data_dir("tracer-tui")/sessions/``; ``last`` there names the latest one.
+``paths.sessions_dir()``; ``last`` there names the latest one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .paths import sessions_dir
 
 FORMAT = "tracer-tui-session"
 VERSION = 1
@@ -73,15 +75,6 @@ class Session:
             raise SessionError(f"{source} was saved with model {self.model!r} and {len(self.saes)} SAE(s); "
                                f"the loaded model is {model!r}: start with --model {self.model} to resume it "
                                "(the file is kept unchanged)")
-
-
-def sessions_dir() -> Path:
-    env = os.environ.get("TRACER_TUI_DATA_DIR")
-    if env:
-        return Path(env) / "sessions"
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("tracer-tui")) / "sessions"
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -7,9 +7,6 @@ runtime (engine, CLI, TUI) needs nothing here except ``bundle_dir()``.
 
 from __future__ import annotations
 
-from pathlib import Path
+from ..core.shipped import demo_bundle_dir as bundle_dir
 
-
-def bundle_dir() -> Path:
-    """Directory of the bundled demo bundle (package data, works from wheels and editable installs)."""
-    return Path(__file__).resolve().parent / "bundle"
+__all__ = ["bundle_dir"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from . import bundle_format as bf
+from ..engine import bundle
 from .card import write_card, write_metrics
 from .corpus import answer_words, eval_examples, generate_corpus
 from .labels import find_concept_latents, label_site
@@ -62,8 +62,9 @@ def build(out: Path, cfg: BuildConfig, log=print, reuse_model: Path | None = Non
     # 1. corpus + tokenizer
     docs = generate_corpus(cfg.n_docs, cfg.seed)
     # Save then reload: TransformerLens re-opens the tokenizer from its directory to add BOS.
-    save_tokenizer(train_tokenizer((d.text for d in docs), cfg.vocab_size, answer_words()), out / bf.MODEL_DIR / "tokenizer")
-    tokenizer = load_tokenizer(out / bf.MODEL_DIR / "tokenizer")
+    tokenizer_dir = out / bundle.MODEL_DIR / bundle.TOKENIZER
+    save_tokenizer(train_tokenizer((d.text for d in docs), cfg.vocab_size, answer_words()), tokenizer_dir)
+    tokenizer = load_tokenizer(tokenizer_dir)
     eot = tokenizer.convert_tokens_to_ids(EOT)
     rows, kinds = pack_rows(docs, tokenizer, cfg.model.n_ctx, eot)
     log(f"corpus: {len(docs)} docs -> {rows.shape[0]} rows; vocab {len(tokenizer)} ({time.time() - t_start:.0f}s)")
@@ -77,15 +78,13 @@ def build(out: Path, cfg: BuildConfig, log=print, reuse_model: Path | None = Non
         prev = json.loads((reuse_model / "metrics.json").read_text())
         if prev["build"]["config"]["model"] != asdict(cfg.model) or prev["model"]["config"] != cfg_dict:
             raise ValueError(f"{reuse_model} was built with a different model config")
-        import safetensors.torch
-
-        model.load_state_dict(safetensors.torch.load_file(str(reuse_model / bf.MODEL_DIR / "model.safetensors")))
+        bundle.load_weights(model, reuse_model / bundle.MODEL_DIR)
         losses = [prev["model"]["final_train_loss"]]
         log(f"model: reused trained weights from {reuse_model}")
     else:
         losses = train_model(model, rows, cfg.model, cfg.seed, log)
-    bf.save_bundle_model(model, cfg_dict, tokenizer, out)
-    model = bf.load_bundle_model(out)  # every later number is measured on exactly what ships
+    bundle.save_model_dir(model, out / bundle.MODEL_DIR, config=cfg_dict, tokenizer=tokenizer)
+    model = bundle.load_model_dir(out / bundle.MODEL_DIR)  # every later number is measured on exactly what ships
     heldout_docs = generate_corpus(max(cfg.heldout_rows * 8, 64), cfg.seed + 1)
     heldout_rows = pack_rows(heldout_docs, model.tokenizer, cfg.model.n_ctx, eot)[0][: cfg.heldout_rows]
     from .measure import ce_loss
@@ -97,7 +96,7 @@ def build(out: Path, cfg: BuildConfig, log=print, reuse_model: Path | None = Non
 
     # 3. eval set + behaviour metrics
     ev = eval_examples(cfg.seed)
-    (out / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ev))
+    bundle.write_eval(out, ev)
     metrics["eval"] = eval_top1(model, [r for r in ev if r["behaviour"] != "persona"])
     persona_prompts = [r["prompt"] for r in ev if r["behaviour"] == "persona"]
     from .corpus import UNDESIRED_RULE
@@ -107,7 +106,7 @@ def build(out: Path, cfg: BuildConfig, log=print, reuse_model: Path | None = Non
     log(f"eval {metrics['eval']} persona {metrics['persona']} ({time.time() - t_start:.0f}s)")
 
     # 4. SAEs, one per resid_pre site
-    sites = [bf.site_name(layer) for layer in range(cfg.model.n_layers)]
+    sites = [f"blocks.{layer}.hook_resid_pre" for layer in range(cfg.model.n_layers)]
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     perm = torch.randperm(rows.shape[0], generator=gen)
     sae_idx, label_idx = perm[: cfg.sae_rows], perm[cfg.sae_rows : cfg.sae_rows + cfg.label_rows]
@@ -115,22 +114,17 @@ def build(out: Path, cfg: BuildConfig, log=print, reuse_model: Path | None = Non
     label_acts = cache_activations(model, rows[label_idx], sites)
     heldout_acts = cache_activations(model, heldout_rows, sites)
     means = {s: acts[s].view(-1, cfg.model.n_ctx, cfg_dict["d_model"])[:, 1:].mean((0, 1)).contiguous() for s in sites}
-    import safetensors.torch
-
-    safetensors.torch.save_file(means, str(out / "means.safetensors"))
+    bundle.write_means(out, means)
     metrics["saes"], all_stats = {}, {}
     for li, site in enumerate(sites):
         weights = train_topk_sae(acts[site], cfg.sae, cfg.seed + 10 + li, log, site)
         sae = to_sae_lens(weights, cfg.sae.k, site, context_size=cfg.model.n_ctx)
-        sae_dir = out / bf.SAES_DIR / site
-        sae.save_model(sae_dir)
-        from sae_lens import SAE
-
-        sae = SAE.load_from_disk(str(sae_dir))  # measure what ships
+        sae_dir = bundle.save_sae(sae, out, site)
+        sae = bundle.load_sae(sae_dir)  # measure what ships
         held = sae_stats(sae, heldout_acts[site])
         lab = sae_stats(sae, label_acts[site])
         labels, all_stats[site] = label_site(model, sae, label_acts[site], rows[label_idx], kinds[label_idx], lab["fires"])
-        (sae_dir / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1) + "\n")
+        bundle.write_labels(sae_dir, labels)
         metrics["saes"][site] = {
             "d_sae": sae.cfg.d_sae, "k": sae.cfg.k, "fve": held["fve"], "mean_l0": held["mean_l0"],
             "dead_fraction": lab["dead_fraction"], "n_live": len(labels),

@@ -15,7 +15,7 @@ import importlib
 _EXPORTS = {
     "Tracer": ".tracer", "Trace": ".trace", "TracerError": "..core.errors", "Cancelled": "..core.errors",
     "NodeId": "..core.nodes", "Node": "..core.nodes", "Intervention": "..core.nodes", "AblationResult": "..core.nodes",
-    "VerifyResult": "..core.nodes", "TARGET": "..core.nodes", "METRICS": ".target",
+    "VerifyResult": "..core.nodes", "TARGET": "..core.nodes", "METRICS": "..core.defaults",
     "export_graph": ".graph", "load_graph": ".graph", "trace_to_json": ".serialize",
 }
 

@@ -33,21 +33,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..core.errors import TracerError, check_cancel
+from ..core.defaults import (DEFAULT_CONTRAST_MODE, DEFAULT_MAX_TOKENS, DEFAULT_POSITIONS, DEFAULT_SAMPLES,
+                             DEFAULT_SEED, DEFAULT_STOP, DEFAULT_TEMPERATURE, check_mode, check_positions,
+                             check_samples)
+from ..core.errors import Hint, TracerError, check_cancel
 from .forward import site_recorder
 from .labeling import Completion, as_completions, counts, label, read_completions_file
-from .sampling import DEFAULT_MAX_TOKENS, DEFAULT_STOP, DEFAULT_TEMPERATURE, prompt_ids, sample_groups
+from .sampling import prompt_ids, sample_groups
 
-MODES = ("zero", "mean")
-POSITIONS = ("all", "prompt", "completion")  # which positions attributions and activations are summed over
-
-
-def check_positions(positions) -> None:
-    if positions not in POSITIONS:
-        raise TracerError(f"unknown positions {positions!r}: use {', '.join(POSITIONS)}")
 _LATENT_RE = re.compile(r"^(?P<site>[A-Za-z_][\w.]*):(?P<latent>\d+)$")
 BATCH_TOKENS = 4096
-DEFAULT_SAMPLES = 256  # completions sampled when none are given (see the module docstring on noise)
 
 
 def parse_latent(tracer, text: str):
@@ -101,14 +96,14 @@ class CompletionBatch:
     logprobs: list[float]  # the metric m_c of each completion
 
 
-def completion_attributions(tracer, ids: list[int], completions_ids: list[list[int]], mode: str = "zero",
-                            means: dict | None = None, batch_tokens: int = BATCH_TOKENS, positions: str = "all",
+def completion_attributions(tracer, ids: list[int], completions_ids: list[list[int]],
+                            mode: str = DEFAULT_CONTRAST_MODE, means: dict | None = None,
+                            batch_tokens: int = BATCH_TOKENS, positions: str = DEFAULT_POSITIONS,
                             progress=None, should_cancel=None) -> CompletionBatch:
     """Attribution of every latent to each completion's summed log-prob (see module docstring)."""
     import torch
 
-    if mode not in MODES:
-        raise TracerError(f"unknown contrast mode {mode!r}: use {' or '.join(MODES)}")
+    check_mode(mode)
     check_positions(positions)
     if mode == "mean":
         missing = [s.site for s in tracer.saes if means is None or s.site not in means]
@@ -208,8 +203,7 @@ def _chunk(tracer, ids, comps, mode, means, positions="all"):
                 out.index_put_((pos_idx // L, lat_idx), contrib, accumulate=True)
                 attr_parts.append(out)
             else:
-                d = sae.sae.W_dec.to(x.dtype)
-                d_hat = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                d_hat = sae.unit_directions(x.dtype)
                 centred = x - means[sae.site].to(device=device, dtype=x.dtype)
                 proj_g = g @ d_hat.T  # [B, L, d_sae]
                 proj_a = centred @ d_hat.T
@@ -427,14 +421,14 @@ def check_counts(n_undesired: int, n_desired: int, n_total: int) -> None:
     extra = f" and {unl} unlabelled" if unl else ""
     missing = "undesired" if not n_undesired else "desired"
     raise TracerError(f"contrast needs at least one undesired and one desired completion; got {n_undesired} "
-                      f"undesired, {n_desired} desired{extra} of {n_total}: no {missing} completions - change the "
-                      "rule (--rule REGEX or --keywords a,b), label some by hand, or sample more (--samples N)")
+                      f"undesired, {n_desired} desired{extra} of {n_total}: no {missing} completions",
+                      Hint(("rule", "labels", "samples")))
 
 
 def contrast(tracer, prompt: str, completions=None, samples: int | None = None, rule=None, keywords=None,
-             labels: dict | None = None, mode: str = "zero", means=None, means_text=None,
-             temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = DEFAULT_MAX_TOKENS, seed: int = 0,
-             stop=DEFAULT_STOP, batch_tokens: int = BATCH_TOKENS, positions: str = "all", progress=None,
+             labels: dict | None = None, mode: str = DEFAULT_CONTRAST_MODE, means=None, means_text=None,
+             temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = DEFAULT_MAX_TOKENS, seed: int = DEFAULT_SEED,
+             stop=DEFAULT_STOP, batch_tokens: int = BATCH_TOKENS, positions: str = DEFAULT_POSITIONS, progress=None,
              should_cancel=None) -> Contrast:
     """Sample and/or take completions, label them, and attribute: returns a :class:`Contrast`.
 
@@ -443,8 +437,7 @@ def contrast(tracer, prompt: str, completions=None, samples: int | None = None, 
     in addition (DEFAULT_SAMPLES when no completions are given). Mean mode takes ``means`` {site: [d_in]} or finds
     them (bundle means.safetensors, else computed from ``means_text`` or the sample prompts, cached).
     """
-    if mode not in MODES:
-        raise TracerError(f"unknown contrast mode {mode!r}: use {' or '.join(MODES)}")
+    check_mode(mode)
     check_positions(positions)
     adapter = tracer.adapter
     ids = prompt_ids(adapter, prompt)
@@ -455,8 +448,8 @@ def contrast(tracer, prompt: str, completions=None, samples: int | None = None, 
             completions, "__fspath__") else as_completions(completions)
     if samples is None:
         samples = 0 if given else DEFAULT_SAMPLES
-    elif int(samples) < 1:
-        raise TracerError(f"samples must be at least 1, got {samples}")
+    else:
+        samples = check_samples(samples)
     if not given and not samples:
         raise TracerError("no completions: sample some (samples >= 1) or give them (a list or a file)")
     sampled = []

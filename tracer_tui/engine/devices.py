@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.errors import TracerError
+from ..core.errors import Hint, TracerError
 
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 
@@ -24,7 +24,7 @@ def resolve_device(name: str | None = "auto"):
         raise TracerError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise TracerError(f"device {name!r} is unavailable: no CUDA GPU is visible; use --device cpu or auto")
+            raise TracerError(f"device {name!r} is unavailable: no CUDA GPU is visible", Hint(("device",), "cpu"))
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise TracerError(
                 f"device {name!r} is unavailable: only {torch.cuda.device_count()} CUDA device(s); use cuda:0"
@@ -32,7 +32,7 @@ def resolve_device(name: str | None = "auto"):
     elif device.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise TracerError(f"device {name!r} is unavailable: no Apple MPS backend; use --device cpu or auto")
+            raise TracerError(f"device {name!r} is unavailable: no Apple MPS backend", Hint(("device",), "cpu"))
     elif device.type != "cpu":
         raise TracerError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
     return device

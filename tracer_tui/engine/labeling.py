@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..core.errors import TracerError
+from ..core.errors import Hint, TracerError
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Rule:
         if regex is not None and keywords is not None:
             raise TracerError("give either a regex rule or keywords, not both")
         if regex is None and keywords is None:
-            raise TracerError("no rule: give a regex (--rule) or keywords (--keywords a,b,c)")
+            raise TracerError("no rule to label completions with: give a regex or keywords", Hint(("rule",)))
         if keywords is not None:
             words = keywords.split(",") if isinstance(keywords, str) else list(keywords)
             words = [w.strip() for w in words if w.strip()]

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .bundle import bundle_sae_dirs, load_model_dir, model_dir_of
+from . import bundle
 from .devices import resolve_device, resolve_dtype
-from ..core.errors import TracerError
+from ..core.errors import Hint, TracerError
 from .model_adapter import ModelAdapter
 from .quiet import quiet
 from .sae_site import SiteSAE, load_labels
@@ -21,16 +21,16 @@ _OFFLINE_HINTS = ("offline", "connect", "resolve", "network", "localentrynotfoun
 
 
 def default_bundle() -> Path:
-    from ..demo import bundle_dir
+    from ..core.shipped import demo_bundle_dir
 
-    return bundle_dir()
+    return demo_bundle_dir()
 
 
 def load_model(spec: str | None, path: Path | None, device, dtype, model_kwargs: dict | None = None) -> ModelAdapter:
     """``path`` is the bundle directory that :func:`local_model_path` found for ``spec``, or None for a name."""
     if path is not None:
         with quiet():
-            return ModelAdapter(load_model_dir(model_dir_of(path), device=device, dtype=dtype),
+            return ModelAdapter(bundle.load_model_dir(bundle.model_dir_of(path), device=device, dtype=dtype),
                                 source=str(path.resolve()))
     return ModelAdapter(_from_pretrained(spec, device, dtype, model_kwargs or {}), source=spec)
 
@@ -38,11 +38,11 @@ def load_model(spec: str | None, path: Path | None, device, dtype, model_kwargs:
 def local_model_path(spec: str | None) -> Path | None:
     """The bundle directory for ``spec``, None for a model name; clear errors for bad paths and names."""
     path = Path(os.path.expanduser(spec)) if spec else default_bundle()
-    if spec is None and model_dir_of(path) is None:
-        raise TracerError(f"the bundled demo model is missing from this install (looked in {path}); "
-                          "reinstall tracer-tui or pass --model")
+    if spec is None and bundle.model_dir_of(path) is None:
+        raise TracerError(f"the bundled demo model is missing from this install (looked in {path}; reinstall "
+                          "tracer-tui)", Hint(("model",)))
     if path.exists():
-        if model_dir_of(path) is None:
+        if bundle.model_dir_of(path) is None:
             raise TracerError(f"{str(path)!r} is not a model bundle: expected config.json, model.safetensors "
                               "and tokenizer/ in it (or in its model/ folder)")
         return path
@@ -103,11 +103,12 @@ def expand_sae_specs(specs: Iterable[str]) -> list[tuple[str, str | None, Path |
         spec = str(spec).strip()
         path = Path(os.path.expanduser(spec))
         if path.is_dir():
-            if (path / "cfg.json").is_file():
+            if (path / bundle.SAE_CONFIG).is_file():
                 out.append((str(path.resolve()), None, path))
                 continue
             # A bundle (with saes/ inside) or a folder of SAE directories.
-            dirs = bundle_sae_dirs(path) or sorted(p for p in path.iterdir() if (p / "cfg.json").is_file())
+            dirs = list(bundle.sae_dirs(path).values()) or sorted(p for p in path.iterdir()
+                                                                    if (p / bundle.SAE_CONFIG).is_file())
             if not dirs:
                 raise TracerError(f"{spec!r} is not an SAE directory: expected cfg.json and sae_weights.safetensors "
                                   "saved by SAE-Lens (or a bundle with a saes/ folder)")
@@ -150,10 +151,7 @@ def load_sae(entry, device, dtype) -> SiteSAE:
 
         dtype_name = str(dtype).replace("torch.", "")
         if local is not None:
-            try:
-                sae = SAE.load_from_disk(str(local), device=str(device), dtype=dtype_name)
-            except Exception as err:
-                raise TracerError(f"could not load SAE directory {str(local)!r}: {str(err).splitlines()[0]}") from None
+            sae = bundle.load_sae(local, device=device, dtype=dtype_name)
             labels, neuronpedia = load_labels(local), None
         else:
             try:
@@ -199,9 +197,9 @@ def load_all(model: str | None = None, saes: Iterable[str] = (), device: str = "
     report("resolving model and SAEs", 0.05)
     path = local_model_path(model)
     if not saes:
-        saes = [str(path)] if path is not None and bundle_sae_dirs(path) else []
+        saes = [str(path)] if path is not None and bundle.sae_dirs(path) else []
     if not saes:
-        raise TracerError("no SAEs given: pass --sae RELEASE[/ID] or --sae DIR (e.g. --sae gpt2-small-res-jb)")
+        raise TracerError("no SAEs given", Hint(("saes",), "gpt2-small-res-jb"))
     entries = expand_sae_specs(saes)
     report(f"loading model {model or 'demo'}", 0.1)
     adapter = load_model(model, path, dev, dt, model_kwargs_for(entries))

@@ -12,14 +12,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..core.errors import TracerError, check_cancel
-
-MEANS_FILE = "means.safetensors"
+from ..core.errors import Hint, TracerError, check_cancel
+from . import bundle
 
 
 def bundle_means_path(tracer) -> Path | None:
     src = Path(str(tracer.adapter.source))
-    for cand in (src / MEANS_FILE, src.parent / MEANS_FILE):
+    for cand in (src / bundle.MEANS, src.parent / bundle.MEANS):
         if cand.is_file():
             return cand
     return None
@@ -27,12 +26,7 @@ def bundle_means_path(tracer) -> Path | None:
 
 def load_means(path, tracer) -> dict | None:
     """Means for every site from a safetensors file, or None when a site is missing or has the wrong width."""
-    from safetensors.torch import load_file
-
-    try:
-        raw = load_file(str(path))
-    except Exception as err:  # a corrupt file is the user's to fix, not a crash
-        raise TracerError(f"could not read mean activations {str(path)!r}: {str(err).splitlines()[0]}") from None
+    raw = bundle.read_means(path)
     out = {}
     for s in tracer.saes:
         v = raw.get(s.site)
@@ -43,8 +37,7 @@ def load_means(path, tracer) -> dict | None:
 
 
 def sample_prompt_texts() -> list[str]:
-    from ..demo.prompts import load_sample_prompts
-
+    from ..core.prompts import load_sample_prompts
     from ..core.shipped import shipped_dir
 
     folder = shipped_dir("sample_prompts")
@@ -80,7 +73,7 @@ def site_means(tracer, text_file=None, texts: list[str] | None = None, cache_dir
         texts = read_texts(text_file) if text_file is not None else sample_prompt_texts()
     if not texts:
         raise TracerError("mean mode needs mean activations: the model has no means.safetensors and no texts to "
-                          "compute them from; pass a text file (--means-text FILE)")
+                          "compute them from", Hint(("means_text",)))
     path = _cache_dir(cache_dir) / f"{_key(tracer, texts)}.safetensors"
     if path.is_file():
         found = load_means(path, tracer)
@@ -88,10 +81,8 @@ def site_means(tracer, text_file=None, texts: list[str] | None = None, cache_dir
             return found
     means = compute_means(tracer, texts, progress=progress, should_cancel=should_cancel)
     try:
-        from safetensors.torch import save_file
-
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in means.items()}, str(path))
+        bundle.write_means(path, means)
     except OSError:
         pass  # a read-only cache only costs a recompute next time
     return means
@@ -140,6 +131,6 @@ def _key(tracer, texts) -> str:
 
     with torch.no_grad():
         model_fp = tracer.adapter.fingerprint()
-        sae_fp = [[s.site, s.source, float(s.sae.W_dec.double().sum())] for s in tracer.saes]
+        sae_fp = [[s.site, s.source, float(s.decoder_rows().double().sum())] for s in tracer.saes]
     blob = json.dumps([model_fp, sae_fp, texts], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]

@@ -126,36 +126,26 @@ class ModelAdapter:
     def can_resume(self) -> bool:
         return self.cfg.positional_embedding_type != "shortformer"
 
-    def logits_at(self, resid, position: int):
-        """Logits at one position only ([batch, vocab]): no full [pos x vocab] unembed."""
-        x = resid[:, position : position + 1]
-        if self.cfg.normalization_type is not None:
-            x = self.model.ln_final(x)
+    def _logits(self, resid, at_least_float32: bool = False):
+        """Logits of residual-stream vectors [..., d_model] as the model computes them: final norm, unembedding,
+        soft-cap (Gemma 2). ``at_least_float32`` widens half precision before the soft-cap."""
+        x = self.model.ln_final(resid) if self.cfg.normalization_type is not None else resid
         # x @ W_U directly: TransformerLens' Unembed copies W_U (vocab x d_model) on every call.
-        logits = (x @ self.model.W_U + self.model.b_U)[:, 0]
+        logits = x @ self.model.W_U + self.model.b_U
+        if at_least_float32:
+            logits = logits.to(self._torch.promote_types(logits.dtype, self._torch.float32))
         cap = getattr(self.cfg, "output_logits_soft_cap", -1.0) or -1.0
         if cap > 0:
             logits = cap * self._torch.tanh(logits / cap)
         return logits
 
+    def logits_at(self, resid, position: int):
+        """Logits at one position only ([batch, vocab]): no full [pos x vocab] unembed."""
+        return self._logits(resid[:, position : position + 1])[:, 0]
+
     def unembed_directions(self, vectors):
         """Logit effect of residual-stream directions (decoder rows) through W_U, ignoring ln_final's scale."""
         return vectors @ self.model.W_U
-
-    def generate_ids(self, tokens, max_new_tokens: int, temperature: float, generator=None, hooks=None):
-        """Sample continuations token by token (batch rows independent). Returns new ids [batch, n]."""
-        torch = self._torch
-        out = tokens
-        with torch.inference_mode(), self.hooks(hooks or {}):
-            for _ in range(max_new_tokens):
-                logits = self.model(out[:, -self.cfg.n_ctx :])[:, -1].float()
-                if temperature <= 0:
-                    nxt = logits.argmax(-1, keepdim=True)
-                else:
-                    probs = torch.softmax(logits / temperature, -1)
-                    nxt = torch.multinomial(probs, 1, generator=generator)
-                out = torch.cat([out, nxt], dim=1)
-        return out[:, tokens.shape[1] :]
 
     def token_logprobs(self, resid, tokens, start: int = 0):
         """log p(tokens[:, t + 1] | tokens[:, :t + 1]) for t = start .. pos - 2: [batch, pos - 1 - start].
@@ -163,16 +153,8 @@ class ModelAdapter:
         Unembeds only positions start .. pos - 2 (e.g. a completion's, not the whole prompt's); computed in
         float32 or wider.
         """
-        torch = self._torch
-        x = resid[:, start:-1]
-        if self.cfg.normalization_type is not None:
-            x = self.model.ln_final(x)
-        logits = self.model.unembed(x)
-        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-        cap = getattr(self.cfg, "output_logits_soft_cap", -1.0) or -1.0
-        if cap > 0:
-            logits = cap * torch.tanh(logits / cap)
-        return torch.log_softmax(logits, -1).gather(-1, tokens[:, start + 1 :, None])[..., 0]
+        logits = self._logits(resid[:, start:-1], at_least_float32=True)
+        return self._torch.log_softmax(logits, -1).gather(-1, tokens[:, start + 1 :, None])[..., 0]
 
     @property
     def eos_token_id(self) -> int | None:

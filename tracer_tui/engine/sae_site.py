@@ -5,12 +5,12 @@ The SAE only reads activations: it never sits in the forward path (see shared/do
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# SAE-Lens classes whose decode is ``f @ W_dec + b_dec`` (then optional out-normalisation / hook_z reshape).
-_LINEAR_DECODERS = {"StandardSAE", "TopKSAE", "JumpReLUSAE", "GatedSAE", "BatchTopKSAE", "MatryoshkaSAE"}
+# SAE-Lens architectures (``sae.cfg.architecture()``) whose decode is ``f @ W_dec + b_dec`` (then optional
+# out-normalisation / hook_z reshape). Anything else (transcoders, matching pursuit, ...) decodes through SAE-Lens.
+LINEAR_DECODERS = frozenset({"standard", "topk", "jumprelu", "gated", "batchtopk", "matryoshka_batchtopk"})
 
 
 @dataclass
@@ -49,7 +49,7 @@ class SiteSAE:
         if self.hook_z:
             sae.turn_off_forward_pass_hook_z_reshaping()
         self.linear_decoder = (
-            type(sae).__name__ in _LINEAR_DECODERS
+            sae.cfg.architecture() in LINEAR_DECODERS
             and sae.cfg.normalize_activations == "none"
             and not getattr(sae.cfg, "rescale_acts_by_decoder_norm", False)
         )
@@ -83,7 +83,7 @@ class SiteSAE:
         counts = torch.bincount(pos_idx, minlength=f.shape[0]).tolist()
         ends = torch.cumsum(torch.tensor(counts), 0).tolist()
         segments = [(p, end - n, end) for p, (n, end) in enumerate(zip(counts, ends)) if n]
-        return ActiveRows(pos_idx, lat_idx, self.sae.W_dec[lat_idx], segments)
+        return ActiveRows(pos_idx, lat_idx, self.decoder_rows(lat_idx), segments)
 
     def reconstruct(self, f, active: "ActiveRows"):
         """x_hat for codes ``f`` [pos, d_sae]; a linear decoder sums only the active rows."""
@@ -113,9 +113,14 @@ class SiteSAE:
             (grad_f,) = torch.autograd.grad(self.decode(f_rep), f_rep, grad_outputs=g)
         return grad_f[:, active.pos_idx, active.lat_idx]
 
-    def decoder_rows(self, latents):
-        """Residual-space directions written by these latents (the W_dec rows)."""
-        return self.sae.W_dec[latents]
+    def decoder_rows(self, latents=None):
+        """Residual-space directions written by these latents (the W_dec rows; every latent's when None)."""
+        return self.sae.W_dec if latents is None else self.sae.W_dec[latents]
+
+    def unit_directions(self, dtype=None):
+        """Every latent's decoder direction scaled to unit norm, [d_sae, d_in] (in ``dtype`` when given)."""
+        d = self.decoder_rows() if dtype is None else self.decoder_rows().to(dtype)
+        return d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
     # ---- labels -------------------------------------------------------------------------------
     def label(self, latent: int | None) -> str | None:
@@ -132,10 +137,8 @@ class SiteSAE:
 
 def load_labels(sae_dir: Path) -> dict[int, LatentInfo]:
     """labels.json beside an SAE saved on disk: {"latent": {"label", "snippets", "promoted", "suppressed"}}."""
-    path = Path(sae_dir) / "labels.json"
-    if not path.is_file():
-        return {}
-    raw = json.loads(path.read_text())
+    from .bundle import read_labels
+
     return {
         int(k): LatentInfo(
             label=str(v.get("label", "")),
@@ -143,5 +146,5 @@ def load_labels(sae_dir: Path) -> dict[int, LatentInfo]:
             promoted=list(v.get("promoted", [])),
             suppressed=list(v.get("suppressed", [])),
         )
-        for k, v in raw.items()
+        for k, v in read_labels(sae_dir).items()
     }

@@ -9,12 +9,9 @@ between groups comes from the intervention, not from sampling noise (common rand
 from __future__ import annotations
 
 from .checks import check_prompt
+from ..core.defaults import DEFAULT_MAX_TOKENS, DEFAULT_SEED, DEFAULT_STOP, DEFAULT_TEMPERATURE, check_sampling
 from ..core.errors import TracerError, check_cancel
 from .labeling import Completion
-
-DEFAULT_MAX_TOKENS = 40
-DEFAULT_TEMPERATURE = 1.0
-DEFAULT_STOP = ("\nUser:",)
 
 
 class NonFiniteLogits(TracerError):
@@ -25,23 +22,13 @@ class NonFiniteLogits(TracerError):
         self.group = group
 
 
-def check_sampling(n, max_tokens, temperature) -> None:
-    if n is None or int(n) != n or int(n) < 1:
-        raise TracerError(f"number of samples must be at least 1, got {n}")
-    if max_tokens is None or int(max_tokens) < 1:
-        raise TracerError(f"max tokens must be at least 1, got {max_tokens}")
-    t = float(temperature)
-    if t != t or t < 0 or t == float("inf"):
-        raise TracerError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
-
-
 def prompt_ids(adapter, prompt: str) -> list[int]:
     check_prompt(prompt)
     return [int(t) for t in adapter.tokenize(prompt)[0]]
 
 
 def sample_completions(adapter, prompt: str, n: int, max_tokens: int = DEFAULT_MAX_TOKENS,
-                       temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, stop=DEFAULT_STOP,
+                       temperature: float = DEFAULT_TEMPERATURE, seed: int = DEFAULT_SEED, stop=DEFAULT_STOP,
                        progress=None, should_cancel=None) -> list[Completion]:
     """N completions of ``prompt`` (labels unset). Deterministic for a given seed."""
     return sample_groups(adapter, prompt_ids(adapter, prompt), n, max_tokens=max_tokens, temperature=temperature,
@@ -49,7 +36,7 @@ def sample_completions(adapter, prompt: str, n: int, max_tokens: int = DEFAULT_M
 
 
 def sample_groups(adapter, ids: list[int], n: int, groups: int = 1, max_tokens: int = DEFAULT_MAX_TOKENS,
-                  temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, stop=DEFAULT_STOP, hooks=None,
+                  temperature: float = DEFAULT_TEMPERATURE, seed: int = DEFAULT_SEED, stop=DEFAULT_STOP, hooks=None,
                   row_chunk: int | None = None, use_cache: bool = True, progress=None,
                   should_cancel=None) -> list[list[Completion]]:
     """``groups`` x ``n`` completions in one sampling loop; row r of every group uses the same uniforms.

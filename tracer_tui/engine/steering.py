@@ -18,16 +18,14 @@ band answers "does any direction pushed this hard do this?", the post's gray zon
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .contrast import parse_latent
+from ..core.defaults import (DEFAULT_MAX_TOKENS, DEFAULT_MULTIPLIER, DEFAULT_RANDOM, DEFAULT_SEED,
+                             DEFAULT_STEER_SAMPLES, DEFAULT_STOP, DEFAULT_TEMPERATURE, check_alpha, check_steering)
 from ..core.errors import TracerError
 from .labeling import Completion, label, make_rule
-from .sampling import (DEFAULT_MAX_TOKENS, DEFAULT_STOP, DEFAULT_TEMPERATURE, NonFiniteLogits, check_sampling,
-                       prompt_ids, sample_groups)
-
-DEFAULT_MULTIPLIER = 4.0
+from .sampling import NonFiniteLogits, prompt_ids, sample_groups
 
 
 @dataclass
@@ -66,18 +64,6 @@ class SteerResult:
                 "samples": self.samples, "seed": self.seed, "rate": self.rate, "unsteered_rate": self.unsteered_rate,
                 "random": self.random_band, "completions": [c.to_json() for c in self.completions],
                 "unsteered_completions": [c.to_json() for c in self.unsteered]}
-
-
-def check_alpha(alpha) -> float | None:
-    if alpha is None:
-        return None
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise TracerError(f"alpha must be a number, got {alpha!r}") from None
-    if not math.isfinite(a):
-        raise TracerError(f"alpha must be a finite number, got {alpha}")
-    return a
 
 
 def typical_activations(tracer, site, ids: list[int], completions_ids: list[list[int]], batch_tokens: int = 4096):
@@ -150,8 +136,9 @@ def steering_hooks(tracer, per_row: list[tuple[object, int, float] | None]):
     return hooks
 
 
-def steer(tracer, prompt: str, latent: str, alpha: float | None = None, samples: int = 64, rule=None,
-          keywords=None, random: int = 0, seed: int = 0, temperature: float = DEFAULT_TEMPERATURE,
+def steer(tracer, prompt: str, latent: str, alpha: float | None = None, samples: int = DEFAULT_STEER_SAMPLES,
+          rule=None, keywords=None, random: int = DEFAULT_RANDOM, seed: int = DEFAULT_SEED,
+          temperature: float = DEFAULT_TEMPERATURE,
           max_tokens: int = DEFAULT_MAX_TOKENS, stop=DEFAULT_STOP, multiplier: float = DEFAULT_MULTIPLIER,
           row_chunk: int | None = None, progress=None, should_cancel=None) -> SteerResult:
     """Steer ``latent`` ('SITE:LATENT') by alpha * d_i while sampling; compare undesired rates (module docstring)."""
@@ -159,14 +146,9 @@ def steer(tracer, prompt: str, latent: str, alpha: float | None = None, samples:
 
     adapter = tracer.adapter
     site, index = parse_latent(tracer, latent)
-    alpha = check_alpha(alpha)
-    multiplier = check_alpha(multiplier)
-    check_sampling(samples, max_tokens, temperature)
-    if random is None or int(random) < 0:
-        raise TracerError(f"number of random latents must be >= 0, got {random}")
     r = make_rule(rule, keywords)
-    if r is None:
-        raise TracerError("steering needs a rule to grade completions: --rule REGEX or --keywords a,b,c")
+    check_steering(samples, max_tokens, temperature, random, alpha, multiplier, has_rule=r is not None)
+    alpha, multiplier = check_alpha(alpha), check_alpha(multiplier)
     ids = prompt_ids(adapter, prompt)
     report = progress or (lambda step, frac: None)
     samples, random = int(samples), int(random)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.errors import TracerError
+from ..core.errors import Hint, TracerError
 
 from ..core.defaults import METRICS
 
@@ -62,7 +62,7 @@ def resolve_target(adapter, tokens, position, target, target_id, metric, foil, f
     cid = token_id_for(adapter, foil, foil_id, what="foil")
     if metric == "logit-diff":
         if cid is None:
-            raise TracerError("metric logit-diff needs a foil token: pass --foil TOKEN")
+            raise TracerError("metric logit-diff needs a foil token", Hint(("foil",)))
         if tid is not None and cid == tid:
             raise TracerError(f"foil token {adapter.decode_token(cid)!r} equals the target: logit-diff would be 0")
     return TargetSpec(position=p, id=tid, metric=metric, foil_id=cid)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ..engine.contrast import DEFAULT_SAMPLES
+from ..core.defaults import (DEFAULT_CONTRAST_TOP, DEFAULT_MAX_TOKENS, DEFAULT_MULTIPLIER, DEFAULT_SAMPLES,
+                             DEFAULT_SEED, DEFAULT_STEER_SAMPLES, DEFAULT_TEMPERATURE)
 from ..core.errors import TracerError
-from ..engine.steering import DEFAULT_MULTIPLIER
+
+SCREEN_RANDOM = 3  # the contrast screen steers a small random band by default (the CLI's --random defaults to none)
 
 
 @dataclass(frozen=True)
@@ -19,12 +21,12 @@ class ContrastSettings:
     """What s (sample) and g (steer) use. The app keeps one; tests shrink it. ``rule`` remembers the last rule."""
 
     samples: int = DEFAULT_SAMPLES
-    max_tokens: int = 40
-    temperature: float = 1.0
-    seed: int = 0
-    top_k: int = 20
-    steer_samples: int = 64
-    random: int = 3
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float = DEFAULT_TEMPERATURE
+    seed: int = DEFAULT_SEED
+    top_k: int = DEFAULT_CONTRAST_TOP
+    steer_samples: int = DEFAULT_STEER_SAMPLES
+    random: int = SCREEN_RANDOM
     multiplier: float = DEFAULT_MULTIPLIER  # α = multiplier × the latent's typical activation ...
     alpha: float | None = None  # ... unless an absolute α is set
     rule: str | None = None
