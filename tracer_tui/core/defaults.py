@@ -4,3 +4,6 @@ from __future__ import annotations
 
 METRICS = ("logprob", "logit", "logit-diff")
 DEFAULT_METRIC = "logprob"
+
+# Latents active on more than this share of tokens are "dense": not a concept, whatever their top snippets say.
+DENSE_THRESHOLD = 0.10
