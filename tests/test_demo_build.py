@@ -33,6 +33,8 @@ def test_tiny_build_writes_every_artefact(tiny_bundle):
         assert (tiny_bundle / rel).exists(), rel
     metrics = json.loads((tiny_bundle / "metrics.json").read_text())
     assert metrics["build"]["tiny"] is True
+    for site in metrics["saes"]:  # measured latent densities, in SAE-Lens's format
+        assert (tiny_bundle / "saes" / site / "sparsity.safetensors").is_file(), site
     assert set(metrics["quality_bars"]) >= {"factual_top1", "ioi_top1", "sae_min_fve"}
 
 
