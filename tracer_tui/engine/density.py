@@ -16,7 +16,7 @@ SPARSITY_TENSOR = "sparsity"  # the key SAE-Lens's loaders read
 LOG_EPS = 1e-10  # SAE-Lens adds this before log10, so a never-active latent stores -10
 
 
-def read_log_sparsity(sae_dir) -> "object | None":
+def read_log_sparsity(sae_dir):
     """The [d_sae] log10 density tensor from ``<sae_dir>/sparsity.safetensors``, or None if there is none."""
     path = Path(sae_dir) / SPARSITY_FILENAME
     if not path.is_file():
@@ -24,7 +24,7 @@ def read_log_sparsity(sae_dir) -> "object | None":
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt", device="cpu") as f:
-        if SPARSITY_TENSOR not in f.keys():
+        if SPARSITY_TENSOR not in f.keys():  # noqa: SIM118 (safe_open is not a dict)
             return None
         return f.get_tensor(SPARSITY_TENSOR)
 
