@@ -33,6 +33,8 @@ def test_tiny_build_writes_every_artefact(tiny_bundle):
         assert (tiny_bundle / rel).exists(), rel
     metrics = json.loads((tiny_bundle / "metrics.json").read_text())
     assert metrics["build"]["tiny"] is True
+    for site in metrics["saes"]:  # measured latent densities, in SAE-Lens's format
+        assert (tiny_bundle / "saes" / site / "sparsity.safetensors").is_file(), site
     assert set(metrics["quality_bars"]) >= {"factual_top1", "ioi_top1", "sae_min_fve"}
 
 
@@ -149,7 +151,28 @@ def test_tiny_build_is_reproducible(tiny_bundle, tmp_path):
     again = tmp_path / "again"
     main(["--out", str(again), "--tiny", "--threads", "1"])
     for rel in ["model/model.safetensors", "model/tokenizer/tokenizer.json", "means.safetensors",
-                "saes/blocks.0.hook_resid_pre/sae_weights.safetensors", "eval.jsonl"]:
+                "saes/blocks.0.hook_resid_pre/sae_weights.safetensors", "eval.jsonl",
+                "saes/blocks.0.hook_resid_pre/sparsity.safetensors"]:
         assert (tiny_bundle / rel).read_bytes() == (again / rel).read_bytes(), rel
     for site in ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre"]:
         assert (tiny_bundle / "saes" / site / "labels.json").read_text() == (again / "saes" / site / "labels.json").read_text()
+
+
+def test_relabel_reproduces_the_builds_densities_and_labels(tiny_bundle, tmp_path):
+    """demo.relabel (no training) rewrites exactly what the build's labelling step wrote."""
+    import shutil
+
+    from tracer_tui.demo.relabel import relabel
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_bundle, copy)
+    for site_dir in (copy / "saes").iterdir():
+        (site_dir / "labels.json").unlink()
+        (site_dir / "sparsity.safetensors").unlink()
+    metrics = relabel(copy, log=lambda s: None)
+    assert metrics["build"]["relabelled"]
+    for site_dir in (tiny_bundle / "saes").iterdir():
+        for name in ["labels.json", "sparsity.safetensors"]:
+            assert (site_dir / name).read_bytes() == (copy / "saes" / site_dir.name / name).read_bytes(), (site_dir, name)
+    before = json.loads((tiny_bundle / "metrics.json").read_text())
+    assert metrics["saes"] == before["saes"] and metrics["concept_latents"] == before["concept_latents"]

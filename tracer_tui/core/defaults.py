@@ -86,3 +86,7 @@ def check_steering(samples, max_tokens, temperature, random, alpha, multiplier, 
     check_random(random)
     if not has_rule:
         raise TracerError("steering needs a rule to grade completions", Hint(("rule",)))
+
+
+# Latents active on more than this share of tokens are "dense": not a concept, whatever their top snippets say.
+DENSE_THRESHOLD = 0.10

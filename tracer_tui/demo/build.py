@@ -18,7 +18,9 @@ from pathlib import Path
 
 import torch
 
+from ..core.defaults import DENSE_THRESHOLD
 from ..engine import bundle
+from ..engine.density import write_log_sparsity
 from .card import write_card, write_metrics
 from .corpus import answer_words, eval_examples, generate_corpus
 from .labels import find_concept_latents, label_site
@@ -48,6 +50,24 @@ def tiny_config() -> BuildConfig:
         sae=SAESize(expansion=2, k=8, steps=40, batch=512, dead_after_tokens=5000),
         sae_rows=64, label_rows=32, heldout_rows=8, persona_samples_per_prompt=2, tiny=True,
     )
+
+
+def split_rows(n_rows: int, seed: int, sae_rows: int, label_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded, disjoint row indices: (SAE training rows, labelling rows)."""
+    perm = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed + 2))
+    return perm[:sae_rows], perm[sae_rows : sae_rows + label_rows]
+
+
+def label_and_density(model, sae, sae_dir: Path, acts: torch.Tensor, rows: torch.Tensor, kinds: torch.Tensor):
+    """Measure each latent's density on the labelling tokens and write it as SAE-Lens's sparsity.safetensors
+    (log10), then label the latents (labels.json). Returns (per-site metrics, stats for the concept search)."""
+    lab = sae_stats(sae, acts)
+    density = lab["fires"] / acts.shape[0]
+    write_log_sparsity(sae_dir, density)
+    labels, stats = label_site(model, sae, acts, rows, kinds, lab["fires"])
+    bundle.write_labels(sae_dir, labels)
+    return {"dead_fraction": lab["dead_fraction"], "n_live": len(labels),
+            "n_dense": int((density > DENSE_THRESHOLD).sum()), "density_tokens": int(acts.shape[0])}, stats
 
 
 def build(out: Path, cfg: BuildConfig, log=print, reuse_model: Path | None = None) -> dict:
@@ -107,9 +127,7 @@ def build(out: Path, cfg: BuildConfig, log=print, reuse_model: Path | None = Non
 
     # 4. SAEs, one per resid_pre site
     sites = [f"blocks.{layer}.hook_resid_pre" for layer in range(cfg.model.n_layers)]
-    gen = torch.Generator().manual_seed(cfg.seed + 2)
-    perm = torch.randperm(rows.shape[0], generator=gen)
-    sae_idx, label_idx = perm[: cfg.sae_rows], perm[cfg.sae_rows : cfg.sae_rows + cfg.label_rows]
+    sae_idx, label_idx = split_rows(rows.shape[0], cfg.seed, cfg.sae_rows, cfg.label_rows)
     acts = cache_activations(model, rows[sae_idx], sites)
     label_acts = cache_activations(model, rows[label_idx], sites)
     heldout_acts = cache_activations(model, heldout_rows, sites)
@@ -122,12 +140,10 @@ def build(out: Path, cfg: BuildConfig, log=print, reuse_model: Path | None = Non
         sae_dir = bundle.save_sae(sae, out, site)
         sae = bundle.load_sae(sae_dir)  # measure what ships
         held = sae_stats(sae, heldout_acts[site])
-        lab = sae_stats(sae, label_acts[site])
-        labels, all_stats[site] = label_site(model, sae, label_acts[site], rows[label_idx], kinds[label_idx], lab["fires"])
-        bundle.write_labels(sae_dir, labels)
+        lab_metrics, all_stats[site] = label_and_density(model, sae, sae_dir, label_acts[site], rows[label_idx],
+                                                         kinds[label_idx])
         metrics["saes"][site] = {
-            "d_sae": sae.cfg.d_sae, "k": sae.cfg.k, "fve": held["fve"], "mean_l0": held["mean_l0"],
-            "dead_fraction": lab["dead_fraction"], "n_live": len(labels),
+            "d_sae": sae.cfg.d_sae, "k": sae.cfg.k, "fve": held["fve"], "mean_l0": held["mean_l0"], **lab_metrics,
             **splice_increase(model, heldout_rows, site, sae),
         }
         log(f"{site}: {metrics['saes'][site]} ({time.time() - t_start:.0f}s)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..core.defaults import DENSE_THRESHOLD
+
 # name -> (metric getter, comparison, bar). The test suite re-measures these on the committed bundle.
 BARS = {
     "factual_top1": (lambda m: m["eval"]["factual"]["top1"], ">=", 0.9),
@@ -48,6 +50,9 @@ def write_card(metrics: dict, out: Path) -> None:
         f"(seed {b['seed']}, {b['build_seconds']:.0f} s on {b['threads']} CPU threads). Everything here is generated; do not edit by hand.",
         *(["Model weights were reused from an identical earlier build (`--reuse-model`); build time excludes model training."]
           if b.get("model_reused_from") else []),
+        *([f"Densities and labels were recomputed later from the shipped weights and the same labelling rows by "
+           f"`python -m tracer_tui.demo.relabel` ({b['relabelled']['seconds']:.0f} s); nothing was retrained."]
+          if b.get("relabelled") else []),
         "",
         "## Training",
         "",
@@ -69,15 +74,17 @@ def write_card(metrics: dict, out: Path) -> None:
         "",
         "## SAEs",
         "",
-        "FVE and mean L0 on held-out corpus text; dead = never active on the labelling corpus; CE increase = "
-        "relative rise of next-token CE when the SAE reconstruction replaces the site (splice).",
+        "FVE and mean L0 on held-out corpus text; dead = never active on the labelling corpus; dense = active on "
+        f"more than {DENSE_THRESHOLD:.0%} of the labelling tokens (labelled as dense, never as a concept); "
+        "CE increase = relative rise of next-token CE when the SAE reconstruction replaces the site (splice).",
         "",
-        "| site | d_sae | k | FVE | mean L0 | dead | CE clean | CE spliced | CE increase |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| site | d_sae | k | FVE | mean L0 | dead | dense | CE clean | CE spliced | CE increase |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for site, s in metrics["saes"].items():
         lines.append(f"| {site} | {s['d_sae']} | {s['k']} | {s['fve']:.3f} | {s['mean_l0']:.1f} | "
-                     f"{s['dead_fraction']:.3f} | {s['ce_clean']:.4f} | {s['ce_spliced']:.4f} | {s['ce_increase_frac']:.3f} |")
+                     f"{s['dead_fraction']:.3f} | {s.get('n_dense', '?')} | {s['ce_clean']:.4f} | {s['ce_spliced']:.4f} | "
+                     f"{s['ce_increase_frac']:.3f} |")
     lines += ["", "## Named concept latents", ""]
     if metrics["concept_latents"]:
         for c in metrics["concept_latents"]:
@@ -90,5 +97,8 @@ def write_card(metrics: dict, out: Path) -> None:
         lines.append(f"| {name} | {v:.3f} | {q['bar']} | {'yes' if q['pass'] else 'NO'} |" if isinstance(v, float)
                      else f"| {name} | {v} | {q['bar']} | {'yes' if q['pass'] else 'NO'} |")
     lines += ["", "`means.safetensors` holds each site's mean activation over the corpus (BOS position excluded), "
-              "for mean-ablation.", ""]
+              "for mean-ablation.",
+              "",
+              "Each `saes/<site>/sparsity.safetensors` holds SAE-Lens's `sparsity` tensor: log10 of each latent's "
+              "density, the share of the labelling tokens (all positions) it is active on.", ""]
     (out / "card.md").write_text("\n".join(lines))

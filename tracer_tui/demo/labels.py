@@ -1,5 +1,11 @@
 """Latent labels: top-activating corpus snippets, promoted/suppressed tokens, a short label,
-and a search for latents that are clearly one planted concept (named in the card)."""
+and a search for latents that are clearly one planted concept (named in the card).
+
+A label is ``<head> · <corpus kind> → <planted answer it pushes>`` (the last two only when they hold):
+the head names the planted concept (a city and its landmarks) when >= 80% of the latent's top snippets
+are that concept's text, else the most common max-activating token. A dense latent (active on more than
+``DENSE_THRESHOLD`` of the labelling tokens) is not a concept whatever its top snippets say, so its label
+starts with "dense (N% of tokens) · peaks on" instead of reading like one."""
 
 from __future__ import annotations
 
@@ -8,10 +14,37 @@ from collections import Counter
 
 import torch
 
-from .corpus import CONCEPT_WORDS, KINDS, UNDESIRED_RULE, answer_words
+from ..core.defaults import DENSE_THRESHOLD
+from ..engine.density import format_density
+from .corpus import CITIES, CONCEPT_WORDS, KINDS, UNDESIRED_RULE, answer_words
 
 N_TOP = 50  # candidates per latent for statistics; the best 5 distinct snippets are stored
 CTX_BEFORE, CTX_AFTER = 10, 2
+LABEL_CONCEPT_SHARE = 0.8  # share of top snippets that must be one concept's text for the label to name it
+MIN_CONCEPT_SNIPPETS = 20  # fewer live top activations than this: too rarely active to call it a concept
+
+
+def label_concepts() -> dict[str, re.Pattern]:
+    """Word-defined planted concepts a label may name: each city with its landmarks (Paris's words as in the
+    card), as whole-word patterns."""
+    out: dict[str, re.Pattern] = {}
+    for city, _, landmarks in CITIES:
+        words = {city} | {lm.removeprefix("the ") for lm in landmarks} | CONCEPT_WORDS.get(city, set())
+        out[city] = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words))) + r")\b")
+    return out
+
+
+def concept_head(snips: list[str], concepts: dict[str, re.Pattern]) -> str | None:
+    """The concept whose text makes up >= LABEL_CONCEPT_SHARE of these snippets, or None."""
+    if len(snips) < MIN_CONCEPT_SNIPPETS:
+        return None
+    plain = [s.replace("⟦", "").replace("⟧", "") for s in snips]
+    best, best_share = None, 0.0
+    for name, pat in concepts.items():
+        share = sum(bool(pat.search(s)) for s in plain) / len(plain)
+        if share > best_share:
+            best, best_share = name, share
+    return best if best_share >= LABEL_CONCEPT_SHARE else None
 
 
 @torch.no_grad()
@@ -54,6 +87,8 @@ def label_site(model, sae, acts: torch.Tensor, rows: torch.Tensor, kinds: torch.
     top_up = logit_dirs.topk(8, dim=-1).indices.tolist()
     top_down = (-logit_dirs).topk(8, dim=-1).indices.tolist()
     answers = set(answer_words()) - {" Who"}
+    concepts = label_concepts()
+    density = fires.float() / acts.shape[0]  # share of labelling tokens each latent is active on
     labels, stats = {}, {}
     for i in range(sae.cfg.d_sae):
         if fires[i] == 0:
@@ -73,12 +108,15 @@ def label_site(model, sae, acts: torch.Tensor, rows: torch.Tensor, kinds: torch.
         kind_counts = Counter(int(flat_kinds[fi]) for fi in flat)
         kind, kind_n = kind_counts.most_common(1)[0]
         kind_share = kind_n / len(flat)
-        label = common_tok.strip() or repr(common_tok)
+        head = concept_head(all_snips, concepts)
+        label = head or common_tok.strip() or repr(common_tok)
         if kind_share >= 0.8 and kind >= 0:
             label += f" · {KINDS[kind].replace('_', ' ')}"
         promoted0 = decode([top_up[i][0]])
         if promoted0 in answers:  # the latent pushes a planted answer ("of · factual → Paris")
             label += f" → {promoted0.strip()}"
+        if float(density[i]) > DENSE_THRESHOLD:
+            label = f"dense ({format_density(float(density[i]))}) · peaks on {label}"
         labels[str(i)] = {
             "label": label,
             "snippets": snippets,

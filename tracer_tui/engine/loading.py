@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import bundle
+from .density import read_log_sparsity
 from .devices import resolve_device, resolve_dtype
 from ..core.errors import Hint, TracerError
 from .model_adapter import ModelAdapter
@@ -152,10 +153,11 @@ def load_sae(entry, device, dtype) -> SiteSAE:
         dtype_name = str(dtype).replace("torch.", "")
         if local is not None:
             sae = bundle.load_sae(local, device=device, dtype=dtype_name)
-            labels, neuronpedia = load_labels(local), None
+            labels, neuronpedia, log_sparsity = load_labels(local), None, read_log_sparsity(local)
         else:
             try:
-                sae = SAE.from_pretrained(source, sae_id, device=str(device), dtype=dtype_name)
+                sae, _, log_sparsity = SAE.from_pretrained_with_cfg_and_sparsity(source, sae_id, device=str(device),
+                                                                                  dtype=dtype_name)
             except Exception as err:
                 raise _hub_error(f"SAE {source}/{sae_id}", err) from None
             labels = {}
@@ -164,7 +166,7 @@ def load_sae(entry, device, dtype) -> SiteSAE:
     site = sae.cfg.metadata.hook_name
     if not site:
         raise TracerError(f"SAE {source!r} does not say which hook it reads (cfg metadata.hook_name is empty)")
-    return SiteSAE(sae, site=site, source=source, neuronpedia_id=neuronpedia, labels=labels)
+    return SiteSAE(sae, site=site, source=source, neuronpedia_id=neuronpedia, labels=labels, log_sparsity=log_sparsity)
 
 
 def check_fit(adapter: ModelAdapter, saes: list[SiteSAE]) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .density import Density
+
 # SAE-Lens architectures (``sae.cfg.architecture()``) whose decode is ``f @ W_dec + b_dec`` (then optional
 # out-normalisation / hook_z reshape). Anything else (transcoders, matching pursuit, ...) decodes through SAE-Lens.
 LINEAR_DECODERS = frozenset({"standard", "topk", "jumprelu", "gated", "batchtopk", "matryoshka_batchtopk"})
@@ -35,7 +37,7 @@ class SiteSAE:
     """An SAE bound to its hook point. Activations are handled flattened to [..., pos, d_in]."""
 
     def __init__(self, sae, site: str, source: str, neuronpedia_id: str | None = None,
-                 labels: dict[int, LatentInfo] | None = None):
+                 labels: dict[int, LatentInfo] | None = None, log_sparsity=None):
         self.sae = sae.eval()
         self.sae.requires_grad_(False)
         self.site = site
@@ -44,6 +46,8 @@ class SiteSAE:
         self.labels = labels or {}
         self.d_in = sae.cfg.d_in
         self.d_sae = sae.cfg.d_sae
+        # Share of tokens each latent fires on, from SAE-Lens's log10 sparsity tensor; None = unknown.
+        self.densities = Density(log_sparsity, self.d_sae)
         # We flatten hook_z heads ourselves so encode/decode see plain vectors.
         self.hook_z = sae.cfg.reshape_activations == "hook_z"
         if self.hook_z:
@@ -128,6 +132,14 @@ class SiteSAE:
             return None
         info = self.labels.get(latent)
         return info.label if info else None
+
+    def density(self, latent: int | None) -> float | None:
+        """Share of tokens (0..1) this latent is active on, or None when the SAE ships no density."""
+        return self.densities(latent)
+
+    def is_dense(self, latent: int | None) -> bool | None:
+        """density > core.defaults.DENSE_THRESHOLD; None when unknown."""
+        return self.densities.is_dense(latent)
 
     def neuronpedia_url(self, latent: int) -> str | None:
         if not self.neuronpedia_id:
