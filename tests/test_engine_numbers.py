@@ -95,7 +95,7 @@ def test_batched_expansion_equals_single_expansions(tracer64):
 
 
 def test_ablation_matches_direct_intervention_and_composes(tracer64):
-    trace = tracer64.trace(PROMPT, top_k=30)
+    trace = tracer64.trace(PROMPT, top_k=30, upstream="all")  # roots from every site, the first one included
     model = tracer64.adapter.model
     tokens = tokens_of(model, PROMPT)
     a, b = [n.id for n in trace.nodes if not n.id.is_error and n.id.site == tracer64.sites[0]][:2]
@@ -112,7 +112,7 @@ def test_ablation_matches_direct_intervention_and_composes(tracer64):
 
 def test_ablation_downstream_reencodes_the_later_site(tracer64):
     """Ablating upstream and downstream nodes together: the downstream latent is zero in the patched run."""
-    trace = tracer64.trace(PROMPT, top_k=60)
+    trace = tracer64.trace(PROMPT, top_k=60, upstream="all")  # roots from the first and the last site
     up = next(n.id for n in trace.nodes if n.id.site == tracer64.sites[0] and not n.id.is_error)
     down = next(n.id for n in trace.nodes if n.id.site == tracer64.sites[-1] and not n.id.is_error)
     result = trace.ablate([up, down])
