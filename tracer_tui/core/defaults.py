@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-METRICS = ("logprob", "logit", "logit-diff")
+METRICS = ("logprob", "logit", "logit-diff", "logit-mean")
 DEFAULT_METRIC = "logprob"
 
 # Where a node's children come from (docs/attribution.md, "Levels"): "nearest" is the nearest residual-stream
