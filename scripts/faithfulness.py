@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tracer_tui.core.defaults import DEFAULT_METRIC, METRICS, UPSTREAM_MODES  # noqa: E402
+from tracer_tui.core.defaults import DEFAULT_METRIC, METRICS, UPSTREAM_MODES
 
 RUNNER_UP = "logit-diff"  # logit-diff against the model's strongest other token (the runner-up)
 BEHAVIOURS = ("factual", "ioi")
@@ -94,7 +94,10 @@ def format_table(rows: list[dict]) -> str:
     head = f"{'behaviour':<9} {'metric':<11} {'upstream':<8} {'level':<6} {'n':>4} {'med ρ':>7} {'med sign':>8} " \
            f"{'ρ≥0.8':>6} {'err rows':>8}"
     lines = [head, "-" * len(head)]
-    fmt = lambda x, spec: "n/a" if x is None else format(x, spec)  # noqa: E731
+
+    def fmt(x, spec):
+        return "n/a" if x is None else format(x, spec)
+
     for r in rows:
         lines.append(f"{r['behaviour']:<9} {r['metric']:<11} {r['upstream']:<8} {r['level']:<6} {r['n']:>4} "
                      f"{fmt(r['median_rho'], '.3f'):>7} {fmt(r['median_sign'], '.0%'):>8} "

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tracer_tui.cli import main
+from tracer_tui.core.defaults import DEFAULT_METRIC
 
 PROMPT = "When Mary and John went to the park, John gave the ball to"
 
@@ -25,7 +26,7 @@ def test_trace_json_contract(capsys, bundle_dir):
     assert data["tokens"][0] == "<|endoftext|>" and len(data["tokens"]) > 5
     t = data["target"]
     assert set(t) >= {"token", "id", "position", "metric", "value", "prob"}
-    assert t["position"] == len(data["tokens"]) - 1 and t["metric"] == "logprob"
+    assert t["position"] == len(data["tokens"]) - 1 and t["metric"] == DEFAULT_METRIC
     assert data["top_predictions"][0]["id"] == t["id"]  # no target given: the top prediction
     assert abs(sum(p["prob"] for p in data["top_predictions"])) <= 1.0 + 1e-6
     keys = {"id", "parent", "kind", "site", "layer", "latent", "position", "token", "activation", "attribution", "label",

@@ -89,3 +89,23 @@ def test_cancel_stops_between_chunks(tracer64, monkeypatch):
         trace.verify(3 * VERIFY_CHUNK, should_cancel=cancel_after_first_chunk)
     assert calls == [VERIFY_CHUNK]  # the other chunks never ran
     assert TARGET in trace.verified and trace.verified[TARGET].k == 3 * VERIFY_CHUNK  # the earlier result stays
+
+
+def test_faithfulness_script_on_one_prompt_per_behaviour(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from tracer_tui.demo import bundle_dir
+
+    if not (bundle_dir() / "model" / "config.json").is_file():
+        pytest.skip("no demo bundle")
+    path = Path(__file__).resolve().parent.parent / "scripts" / "faithfulness.py"
+    spec = importlib.util.spec_from_file_location("faithfulness", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--limit", "1", "--metrics", "logit-mean", "--upstream", "nearest", "--k", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "2 prompts" in out
+    for behaviour in ("factual", "ioi"):
+        for level in ("root", "level1"):
+            assert any(line.split()[:4] == [behaviour, "logit-mean", "nearest", level] for line in out.splitlines())

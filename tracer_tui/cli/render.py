@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..core.defaults import DEFAULT_METRIC
 
 SATURATED = 0.98  # above this p(target), d logprob is squashed by (1 - p)
 
@@ -14,7 +15,7 @@ def render_trace(data: dict) -> str:
              "", _header(data)]
     if t["metric"] == "logprob" and t["prob"] > SATURATED:
         lines[2:2] = [f"note: p(target) = {t['prob']:.3f}: log-prob is saturated, so first-order attributions "
-                      "understate real effects; try --metric logit or --verify K"]
+                      f"understate real effects; try --metric {DEFAULT_METRIC} or --verify K"]
     depth = {"target": 0}
     levels = {lv["parent"]: lv for lv in data.get("levels", [])}
     verified = _verified(data)

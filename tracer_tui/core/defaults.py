@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 METRICS = ("logprob", "logit", "logit-diff", "logit-mean")
-DEFAULT_METRIC = "logprob"
+DEFAULT_METRIC = "logit-mean"  # most faithful of the foil-free metrics on the demo: docs/attribution.md, "Metrics"
 
 # Where a node's children come from (docs/attribution.md, "Levels"): "nearest" is the nearest residual-stream
 # SAE site upstream plus the non-residual sites between it and the node; "all" pools every upstream site.

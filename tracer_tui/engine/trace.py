@@ -303,8 +303,11 @@ def sign_agreement(estimated, actual) -> float | None:
     """Share of pairs whose estimated and actual Δ have the same sign (both zero counts as agreeing)."""
     if not estimated:
         return None
-    sign = lambda x: (x > 0) - (x < 0)  # noqa: E731
-    return sum(sign(e) == sign(a) for e, a in zip(estimated, actual)) / len(estimated)
+    return sum(_sign(e) == _sign(a) for e, a in zip(estimated, actual)) / len(estimated)
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
 
 
 def _predictions(adapter, probs, n: int = 10) -> list[Prediction]:
