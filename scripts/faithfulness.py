@@ -7,8 +7,10 @@ upstream mode, this traces the prompt, really zero-ablates the top K rows of two
 * root: the target's children;
 * level 1: the children of the root's top latent (its activation is the metric there).
 
-It prints the median ρ and median sign agreement per behaviour, metric and mode (docs/attribution.md explains
-both numbers). Prompts are the first --limit of each behaviour in file order: no selection by result.
+It prints, per behaviour, metric and mode: the median ρ and median sign agreement (docs/attribution.md explains
+both), the share of prompts with ρ ≥ 0.8, the median of sum|estimated| / sum|actual| over the K rows (1 when the
+estimates have the right size; far below 1 when the metric saturates), and the mean number of error nodes among
+the K rows. Prompts are the first --limit of each behaviour in file order: no selection by result.
 
     PYTHONPATH=. python scripts/faithfulness.py --limit 20
     PYTHONPATH=. python scripts/faithfulness.py --metrics logit --upstream nearest --detail 3
@@ -66,8 +68,10 @@ def measure_one(tracer, item, metric: str, upstream: str, k: int, foil: str | No
 
 
 def _level_record(trace, result) -> dict:
+    est = sum(abs(p.estimated) for p in result.pairs)
+    act = sum(abs(p.actual) for p in result.pairs)
     return {"parent": result.parent, "sites": trace.level_sites(result.parent), "spearman": result.spearman,
-            "sign_agreement": result.sign_agreement,
+            "sign_agreement": result.sign_agreement, "size_ratio": est / act if act else None,
             "errors": sum(p.id.is_error for p in result.pairs),
             "pairs": [{"id": str(p.id), "estimated": p.estimated, "actual": p.actual} for p in result.pairs]}
 
@@ -82,17 +86,19 @@ def summarise(records: list[dict]) -> list[dict]:
     for (behaviour, metric, upstream, level), recs in sorted(groups.items()):
         rhos = [x["spearman"] for x in recs if x["spearman"] is not None]
         signs = [x["sign_agreement"] for x in recs if x["sign_agreement"] is not None]
+        sizes = [x["size_ratio"] for x in recs if x["size_ratio"] is not None]
         rows.append({"behaviour": behaviour, "metric": metric, "upstream": upstream, "level": level,
                      "n": len(recs), "median_rho": statistics.median(rhos) if rhos else None,
                      "median_sign": statistics.median(signs) if signs else None,
                      "share_rho_ge_0.8": sum(x >= 0.8 for x in rhos) / len(rhos) if rhos else None,
+                     "median_size_ratio": statistics.median(sizes) if sizes else None,
                      "error_rows": statistics.mean(x["errors"] for x in recs)})
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
     head = f"{'behaviour':<9} {'metric':<11} {'upstream':<8} {'level':<6} {'n':>4} {'med ρ':>7} {'med sign':>8} " \
-           f"{'ρ≥0.8':>6} {'err rows':>8}"
+           f"{'ρ≥0.8':>6} {'|est|/|act|':>11} {'err rows':>8}"
     lines = [head, "-" * len(head)]
 
     def fmt(x, spec):
@@ -101,7 +107,8 @@ def format_table(rows: list[dict]) -> str:
     for r in rows:
         lines.append(f"{r['behaviour']:<9} {r['metric']:<11} {r['upstream']:<8} {r['level']:<6} {r['n']:>4} "
                      f"{fmt(r['median_rho'], '.3f'):>7} {fmt(r['median_sign'], '.0%'):>8} "
-                     f"{fmt(r['share_rho_ge_0.8'], '.0%'):>6} {r['error_rows']:>8.1f}")
+                     f"{fmt(r['share_rho_ge_0.8'], '.0%'):>6} {fmt(r['median_size_ratio'], '.2f'):>11} "
+                     f"{r['error_rows']:>8.1f}")
     return "\n".join(lines)
 
 
