@@ -105,7 +105,7 @@ def test_unknown_upstream_mode_is_refused(mixed):
 
 
 # ---- the numbers, against independent computations -----------------------------------------------------------
-def _reference_attributions(tracer, prompt, parent: NodeId | None):
+def _reference_attributions(tracer, prompt, parent: NodeId | None, metric: str = "logprob"):
     """Attribution of every node of every site before the parent's (the target: all sites), by raw autograd.
 
     Returns {NodeId: A}: A = f * (g . d_i) for latents, e . g for error nodes, g = d metric / d x_site.
@@ -124,12 +124,14 @@ def _reference_attributions(tracer, prompt, parent: NodeId | None):
         logits = model.run_with_hooks(tokens, fwd_hooks=[(s, keep) for s in tracer.sites])[0, -1]
         target = int(logits.argmax())
         if parent is None:
-            metric, upstream = torch.log_softmax(logits, -1)[target], tracer.sites
+            value = (torch.log_softmax(logits, -1)[target] if metric == "logprob"
+                     else logits[target] - logits.mean())  # logit-mean
+            upstream = tracer.sites
         else:
             sae = tracer.site_by_name[parent.site].sae
-            metric = sae.encode(acts[parent.site][0, parent.position].reshape(1, -1))[0, parent.latent]
+            value = sae.encode(acts[parent.site][0, parent.position].reshape(1, -1))[0, parent.latent]
             upstream = tracer.sites[: tracer.sites.index(parent.site)]
-        grads = torch.autograd.grad(metric, [acts[s] for s in upstream], allow_unused=True)
+        grads = torch.autograd.grad(value, [acts[s] for s in upstream], allow_unused=True)
     out = {}
     for site, g in zip(upstream, grads):
         sae = tracer.site_by_name[site].sae
@@ -151,12 +153,13 @@ def _top(reference, sites, max_pos, k):
     return [nid for _, nid in sorted(pool, key=lambda t: -t[0])[:k]]
 
 
+@pytest.mark.parametrize("metric", ["logprob", "logit-mean"])
 @pytest.mark.parametrize("upstream", ["all", "nearest"])
-def test_rankings_match_an_independent_autograd(mixed, upstream):
+def test_rankings_match_an_independent_autograd(mixed, upstream, metric):
     """Root and one expansion: "all" pools every upstream site (the behaviour before levels), "nearest" the level."""
-    trace = mixed.trace(PROMPT, top_k=12, upstream=upstream)
+    trace = mixed.trace(PROMPT, top_k=12, upstream=upstream, metric=metric)
     assert trace.upstream == upstream
-    ref = _reference_attributions(mixed, PROMPT, None)
+    ref = _reference_attributions(mixed, PROMPT, None, metric)
     sites = mixed.sites if upstream == "all" else EXPECTED[TARGET]
     assert [n.id for n in trace.nodes] == _top(ref, sites, trace.target.position, 12)
     for n in trace.nodes:
