@@ -133,7 +133,7 @@ def test_empty_list_of_token_ids(tracer):
 def test_engine_refuses_impossible_requests(tracer):
     from tracer_tui.core.errors import TracerError
 
-    trace = tracer.trace(PROMPT)
+    trace = tracer.trace(PROMPT, top_k=100)  # the root's level (the last site) has one error node: reach it
     error = next(n.id for n in trace.nodes if n.id.is_error)
     latent = next(n.id for n in trace.nodes if not n.id.is_error)
     with pytest.raises(TracerError, match=f"cannot expand error node '{error}': only latents have upstream"):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tracer_tui.cli import main
+from tracer_tui.core.defaults import DEFAULT_METRIC
 
 PROMPT = "When Mary and John went to the park, John gave the ball to"
 
@@ -25,10 +26,11 @@ def test_trace_json_contract(capsys, bundle_dir):
     assert data["tokens"][0] == "<|endoftext|>" and len(data["tokens"]) > 5
     t = data["target"]
     assert set(t) >= {"token", "id", "position", "metric", "value", "prob"}
-    assert t["position"] == len(data["tokens"]) - 1 and t["metric"] == "logprob"
+    assert t["position"] == len(data["tokens"]) - 1 and t["metric"] == DEFAULT_METRIC
     assert data["top_predictions"][0]["id"] == t["id"]  # no target given: the top prediction
     assert abs(sum(p["prob"] for p in data["top_predictions"])) <= 1.0 + 1e-6
-    keys = {"id", "parent", "kind", "site", "layer", "latent", "position", "token", "activation", "attribution", "label"}
+    keys = {"id", "parent", "kind", "site", "layer", "latent", "position", "token", "activation", "attribution", "label",
+            "actual"}
     roots = [n for n in data["nodes"] if n["parent"] == "target"]
     assert len(roots) == 4
     for n in data["nodes"]:
@@ -43,6 +45,40 @@ def test_trace_json_contract(capsys, bundle_dir):
     assert any(n["parent"] != "target" for n in data["nodes"])
     v = data["verify"]
     assert v["k"] == 3 and len(v["pairs"]) == 3 and set(v["pairs"][0]) == {"id", "estimated", "actual"}
+    assert data["upstream"] == "nearest"
+    # --verify covers every printed level: the root's and each expanded node's.
+    parents = ["target"] + list(dict.fromkeys(n["parent"] for n in data["nodes"] if n["parent"] != "target"))
+    assert [lv["parent"] for lv in data["levels"]] == parents and len(parents) > 1
+    for lv in data["levels"]:
+        assert set(lv) == {"parent", "sites", "spearman", "sign_agreement", "k"} and lv["k"] == 3
+        assert lv["sites"] and 0 <= lv["sign_agreement"] <= 1
+    assert data["levels"][0]["spearman"] == v["spearman"]
+    by_id = {p["id"]: p["actual"] for p in v["pairs"]}
+    for n in data["nodes"]:
+        level = [m["id"] for m in data["nodes"] if m["parent"] == n["parent"]]
+        assert (n["actual"] is None) == (level.index(n["id"]) >= 3)  # the top 3 of each level are verified
+        if n["parent"] == "target" and n["id"] in by_id:
+            assert n["actual"] == by_id[n["id"]]
+
+
+def test_trace_json_without_verify_has_null_actuals_and_upstream_all(capsys, bundle_dir):
+    code, out, err = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--top", "3", "--depth", "2",
+                         "--upstream", "all", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["upstream"] == "all"
+    assert all(n["actual"] is None for n in data["nodes"])
+    assert all(lv["spearman"] is None and lv["k"] is None for lv in data["levels"])
+    assert data["levels"][0]["sites"] == ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre",
+                                          "blocks.1.hook_resid_post"]
+
+
+def test_text_report_shows_actual_beside_estimated_and_each_level_rho(capsys, bundle_dir):
+    code, out, err = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--top", "3", "--depth", "2",
+                         "--verify", "2")
+    assert code == 0, err
+    assert "estimated Δ" in out and "actual Δ" in out
+    assert out.count("verify k=2: ρ") >= 2  # the root level and at least one expanded level
 
 
 def test_trace_json_with_ablation(capsys, bundle_dir):

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.skipif(not (bundle_dir() / "model" / "config.json").is_
 
 
 def test_default_trace_is_the_demo_and_finds_the_landmark(capsys):
-    assert main(["trace", "The Eiffel Tower is in the city of", "--json", "--top", "10"]) == 0
+    # The root's level is the last site (all at the final position); the landmark shows one level down.
+    assert main(["trace", "The Eiffel Tower is in the city of", "--json", "--top", "10", "--depth", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["top_predictions"][0]["token"] == " Paris"
     assert data["target"]["token"] == " Paris"

@@ -47,7 +47,7 @@ def test_exact_when_linear_after_the_site():
 
 @pytest.mark.parametrize("which", ["latent", "error"])
 def test_root_attribution_matches_finite_difference(tracer64, which):
-    trace = tracer64.trace(PROMPT, top_k=40)
+    trace = tracer64.trace(PROMPT, top_k=40, metric="logprob")  # the reference computes log-probs
     model = tracer64.adapter.model
     tokens = tokens_of(model, PROMPT)
     nodes = [n for n in trace.nodes if (n.id.is_error == (which == "error"))][:6]
@@ -95,7 +95,8 @@ def test_batched_expansion_equals_single_expansions(tracer64):
 
 
 def test_ablation_matches_direct_intervention_and_composes(tracer64):
-    trace = tracer64.trace(PROMPT, top_k=30)
+    # Roots from every site, the first one included; the reference computes log-probs.
+    trace = tracer64.trace(PROMPT, top_k=30, upstream="all", metric="logprob")
     model = tracer64.adapter.model
     tokens = tokens_of(model, PROMPT)
     a, b = [n.id for n in trace.nodes if not n.id.is_error and n.id.site == tracer64.sites[0]][:2]
@@ -112,7 +113,7 @@ def test_ablation_matches_direct_intervention_and_composes(tracer64):
 
 def test_ablation_downstream_reencodes_the_later_site(tracer64):
     """Ablating upstream and downstream nodes together: the downstream latent is zero in the patched run."""
-    trace = tracer64.trace(PROMPT, top_k=60)
+    trace = tracer64.trace(PROMPT, top_k=60, upstream="all")  # roots from the first and the last site
     up = next(n.id for n in trace.nodes if n.id.site == tracer64.sites[0] and not n.id.is_error)
     down = next(n.id for n in trace.nodes if n.id.site == tracer64.sites[-1] and not n.id.is_error)
     result = trace.ablate([up, down])
@@ -168,7 +169,7 @@ def test_attention_hook_z_sae_attributes_by_finite_difference():
     sae_r = make_sae("blocks.0.hook_resid_pre", model.cfg.d_model, seed=10, dtype=torch.float64)
     tracer = Tracer.from_models(model, [sae_z, sae_r])
     assert tracer.sites == ["blocks.0.hook_resid_pre", "blocks.1.attn.hook_z"]
-    trace = tracer.trace(PROMPT, top_k=40)
+    trace = tracer.trace(PROMPT, top_k=40, metric="logprob")
     tokens = tokens_of(model, PROMPT)
     node = next(n for n in trace.nodes if n.id.site.endswith("hook_z") and not n.id.is_error)
     x = site_activation(model, tokens, node.id.site, node.id.position)[node.id.position].reshape(1, -1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..core.defaults import METRICS
+from ..core.defaults import DEFAULT_METRIC, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES
 from .common import add_load_options, load_tracer
 
 HELP = "attribute a target token to SAE latents"
@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
                     "or the prompt's next token when --position is inside the prompt)")
     tg.add_argument("--target-id", type=int, metavar="ID", help="target token id")
     t.add_argument("--position", type=int, metavar="P", help="position whose prediction is traced (default: last)")
-    t.add_argument("--metric", default="logprob", choices=METRICS)
+    t.add_argument("--metric", default=DEFAULT_METRIC, choices=METRICS,
+                   help=f"what the target's attribution explains (default {DEFAULT_METRIC}; see docs/attribution.md)")
     t.add_argument("--foil", "--contrast", dest="foil", metavar="TOKEN",
                    help="foil token for --metric logit-diff: its logit is subtracted (--contrast is its old name)")
     t.add_argument("--top", type=int, default=10, metavar="K", help="nodes per level (default 10)")
@@ -28,7 +29,10 @@ def add_parser(sub) -> None:
     t.add_argument("--include-bos", action="store_true", help="keep nodes at the BOS position")
     t.add_argument("--ablate", action="append", default=[], metavar="NODE[=SCALE]",
                    help="ablate a node (zero, or scale it); repeatable, all applied together")
-    t.add_argument("--verify", type=int, metavar="K", help="real single ablations of the top K root nodes")
+    t.add_argument("--upstream", default=DEFAULT_UPSTREAM, choices=UPSTREAM_MODES,
+                   help="where children come from: the nearest upstream level (default) or all upstream sites pooled")
+    t.add_argument("--verify", type=int, metavar="K",
+                   help="real single ablations of the top K nodes of every printed level: actual beside estimated Δ")
     t.add_argument("--json", action="store_true", help="print one JSON object (the documented contract)")
     add_load_options(t)
     t.set_defaults(run=run)
@@ -48,7 +52,7 @@ def _parse_ablation(text: str):
 
 def run(args) -> int:
     from ..core.errors import TracerError
-    from ..engine.serialize import expand_to_depth, trace_to_json
+    from ..engine.serialize import expand_to_depth, trace_to_json, verify_levels
 
     if args.depth < 1:
         raise TracerError(f"--depth must be at least 1, got {args.depth}")
@@ -58,10 +62,10 @@ def run(args) -> int:
     tracer = load_tracer(args)
     trace = tracer.trace(args.prompt, target=args.target, target_id=args.target_id, position=args.position,
                          metric=args.metric, foil=args.foil, top_k=args.top, min_attr=args.min_attr,
-                         include_bos=args.include_bos)
+                         include_bos=args.include_bos, upstream=args.upstream)
     expand_to_depth(trace, args.depth, args.top, args.min_attr)
     ablation = trace.ablate(interventions) if interventions else None
-    verify = trace.verify(args.verify) if args.verify else None
+    verify = verify_levels(trace, args.verify, depth=args.depth)[0] if args.verify else None
     data = trace_to_json(trace, depth=args.depth, ablation=ablation, verify=verify)
     if args.json:
         print(json.dumps(data))

@@ -11,8 +11,14 @@ import math
 from .errors import Hint, TracerError
 
 # ---- trace -------------------------------------------------------------------------------------------------------
-METRICS = ("logprob", "logit", "logit-diff")
-DEFAULT_METRIC = "logprob"
+METRICS = ("logprob", "logit", "logit-diff", "logit-mean")
+DEFAULT_METRIC = "logit-mean"  # most faithful of the foil-free metrics on the demo: docs/attribution.md, "Metrics"
+
+# Where a node's children come from (docs/attribution.md, "Levels"): "nearest" is the nearest residual-stream
+# SAE site upstream plus the non-residual sites between it and the node; "all" pools every upstream site.
+UPSTREAM_MODES = ("nearest", "all")
+DEFAULT_UPSTREAM = "nearest"
+VERIFY_CHUNK = 4  # real ablations per forward pass in verify; a cancel is honoured between chunks
 
 # ---- sampling (contrast and steering) ----------------------------------------------------------------------------
 DEFAULT_MAX_TOKENS = 40

@@ -60,6 +60,15 @@ _BLOCK_ORDER = [
 ]
 
 
+# Residual-stream hook points: an SAE here is a complete decomposition of the stream (docs/attribution.md, "Levels").
+RESIDUAL_HOOKS = ("hook_resid_pre", "hook_resid_mid", "hook_resid_post")
+
+
+def is_residual_site(site: str) -> bool:
+    """Is this hook point the residual stream itself (not an attention/MLP output, hook_z, ...)?"""
+    return site.rsplit(".", 1)[-1] in RESIDUAL_HOOKS
+
+
 def site_order_key(site: str, n_layers: int) -> tuple[int, int]:
     """Sort key placing hook points in the order the forward pass reaches them."""
     layer = site_layer(site, n_layers)
@@ -177,15 +186,21 @@ class VerifyResult:
     parent: str
     pairs: list[VerifyPair]
     spearman: float | None
+    sign_agreement: float | None = None  # share of pairs whose estimated and actual Δ have the same sign
 
     @property
     def k(self) -> int:
         return len(self.pairs)
+
+    def actual_of(self, node) -> float | None:
+        key = str(node)
+        return next((p.actual for p in self.pairs if str(p.id) == key), None)
 
     def to_json(self) -> dict:
         return {
             "k": self.k,
             "parent": self.parent,
             "spearman": self.spearman,
+            "sign_agreement": self.sign_agreement,
             "pairs": [{"id": str(p.id), "estimated": p.estimated, "actual": p.actual} for p in self.pairs],
         }

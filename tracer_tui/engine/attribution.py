@@ -2,7 +2,7 @@
 
 For k metrics m_b (the root metric, or k expanded nodes' activations) this gives, for every active latent
 (site s, position p, latent i): A_b = f * (g_b[p] . d_i), and for every error node: A_b = e[p] . g_b[p],
-where g_b = d m_b / d x_s. See shared/docs/attribution.md.
+where g_b = d m_b / d x_s. See docs/attribution.md.
 """
 
 from __future__ import annotations

@@ -25,13 +25,44 @@ def expand_to_depth(trace, depth: int, top_k: int, min_attr: float = 0.0) -> Non
         level = [c for nodes in children.values() for c in nodes]
 
 
+def shown_parents(trace, depth: int | None = None) -> list[str]:
+    """The parents whose children ``walk(trace, depth=depth)`` lists: "target", then expanded nodes, in order."""
+    nodes = list(walk(trace, depth=None if depth is None else depth - 1))
+    expanded = [str(n.id) for n in nodes if trace.children.get(str(n.id))]
+    return [TARGET] + list(dict.fromkeys(expanded))
+
+
+def verify_levels(trace, k: int, depth: int | None = None, should_cancel=None) -> list:
+    """Verify every level the report shows (``Trace.verify`` of each shown parent); results in trace.verified."""
+    return [trace.verify(k, parent=p, should_cancel=should_cancel) for p in shown_parents(trace, depth)]
+
+
+def level_to_json(trace, parent: str) -> dict:
+    """One level: its parent, the sites its nodes come from, and its verify numbers (null when not verified)."""
+    v = trace.verified.get(parent)
+    return {"parent": parent, "sites": trace.level_sites(parent),
+            "spearman": None if v is None else v.spearman,
+            "sign_agreement": None if v is None else v.sign_agreement,
+            "k": None if v is None else v.k}
+
+
+def node_to_json(trace, node) -> dict:
+    """A node's record plus ``actual``: the real Δ of ablating it alone, when its level was verified."""
+    out = node.to_json()
+    v = trace.verified.get(node.parent)
+    out["actual"] = None if v is None else v.actual_of(node.id)
+    return out
+
+
 def trace_to_json(trace, depth: int | None = None, ablation=None, verify=None) -> dict:
     out = {
         "prompt": trace.prompt,
         "tokens": trace.tokens,
         "target": trace.target.to_json(),
+        "upstream": trace.upstream,
         "top_predictions": [p.to_json() for p in trace.top_predictions],
-        "nodes": [n.to_json() for n in walk(trace, depth=depth)],
+        "nodes": [node_to_json(trace, n) for n in walk(trace, depth=depth)],
+        "levels": [level_to_json(trace, p) for p in shown_parents(trace, depth)],
     }
     if ablation is not None:
         out["ablation"] = ablation.to_json()

@@ -78,4 +78,6 @@ def metric_from_logits(logits, spec: TargetSpec):
         return torch.log_softmax(logits, dim=-1)[:, spec.id]
     if spec.metric == "logit":
         return logits[:, spec.id]
+    if spec.metric == "logit-mean":  # the target's logit minus the mean logit (docs/attribution.md, "Metrics")
+        return logits[:, spec.id] - logits.mean(dim=-1)
     return logits[:, spec.id] - logits[:, spec.foil_id]

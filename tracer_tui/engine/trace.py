@@ -12,14 +12,21 @@ import threading
 from .ablation import run_interventions
 from .attribution import candidate_table, rank, scores, site_grads
 from .checks import check_top_k
+from ..core.defaults import DEFAULT_UPSTREAM, UPSTREAM_MODES, VERIFY_CHUNK
 from ..core.errors import TracerError, check_cancel
-from ..core.nodes import TARGET, AblationResult, Intervention, Node, NodeId, Prediction, Target, VerifyPair, VerifyResult
+from ..core.nodes import (TARGET, AblationResult, Intervention, Node, NodeId, Prediction, Target, VerifyPair,
+                          VerifyResult, is_residual_site)
 from .target import metric_from_logits
 
 
 class Trace:
-    def __init__(self, tracer, prompt: str, clean, spec, include_bos: bool, top_k: int, min_attr: float):
+    def __init__(self, tracer, prompt: str, clean, spec, include_bos: bool, top_k: int, min_attr: float,
+                 upstream: str = DEFAULT_UPSTREAM):
         import torch
+
+        if upstream not in UPSTREAM_MODES:
+            raise TracerError(f"unknown upstream mode {upstream!r}: use {', '.join(UPSTREAM_MODES)}")
+        self.upstream = upstream
 
         self.tracer = tracer
         self.prompt = prompt
@@ -32,6 +39,9 @@ class Trace:
         self.tokens = adapter.str_tokens(clean.tokens[0])
         self._site_index = {s.site: i for i, s in enumerate(tracer.saes)}
         self._cand = candidate_table(clean.sites)
+        # Each site's columns in the candidate table: its active latents, then one error node per position.
+        ends = torch.cumsum(torch.tensor([st.pos_idx.numel() + st.err.shape[0] for st in clean.sites]), 0).tolist()
+        self._site_cols = [(end - (st.pos_idx.numel() + st.err.shape[0]), end) for st, end in zip(clean.sites, ends)]
         self._cand_index = None
 
         metric = metric_from_logits(clean.logits, spec)
@@ -51,24 +61,49 @@ class Trace:
         self.children: dict[str, list[Node]] = {}
         self.totals: dict[str, int] = {}  # parent -> number of eligible nodes (for "... N more")
         self.abs_totals: dict[str, float] = {}  # parent -> sum of |attribution| over them (for shares)
+        self.verified: dict[str, VerifyResult] = {}  # parent -> its latest verify result
         self.nodes = self.more(TARGET, top_k, 0, min_attr)
 
-    # ---- ranking -------------------------------------------------------------------------------
-    def _allowed(self, max_site: list[int], max_pos: list[int]):
+    # ---- levels and ranking --------------------------------------------------------------------
+    def _level_sites(self, site_index: int) -> list[int]:
+        """Site indices a node at ``site_index`` draws its children from (len(saes) for the target).
+
+        "nearest": walking back from the node, every site up to and including the first residual-stream site
+        (so the non-residual sites between it and the node come along); all of them when there is none.
+        "all": every site before the node. See docs/attribution.md, "Levels".
+        """
+        if self.upstream == "all":
+            return list(range(site_index))
+        out = []
+        for i in range(site_index - 1, -1, -1):
+            out.append(i)
+            if is_residual_site(self.tracer.saes[i].site):
+                break
+        return out[::-1]
+
+    def level_sites(self, parent: str = TARGET) -> list[str]:
+        """Names of the sites ``parent``'s children come from ("target" or a latent id), in forward order."""
+        parent = str(parent)
+        s_idx = len(self.tracer.saes) if parent == TARGET else self._site_index[self.check_node(parent).site]
+        return [self.tracer.saes[i].site for i in self._level_sites(s_idx)]
+
+    def _allowed(self, levels: list[list[int]], max_pos: list[int]):
         import torch
 
         c = self._cand
         dev = c.pos.device
-        allowed = (c.site[None] < torch.tensor(max_site, device=dev)[:, None]) & (
-            c.pos[None] <= torch.tensor(max_pos, device=dev)[:, None])
+        mask = torch.zeros((len(levels), len(self.tracer.saes)), dtype=torch.bool)
+        for b, level in enumerate(levels):
+            mask[b, level] = True
+        allowed = mask.to(dev)[:, c.site] & (c.pos[None] <= torch.tensor(max_pos, device=dev)[:, None])
         if not self.include_bos:
             allowed &= (c.pos != 0)[None]
         return allowed
 
-    def _level(self, parent_ids, attr, max_site, max_pos, top_k, offset, min_attr):
+    def _level(self, parent_ids, attr, levels, max_pos, top_k, offset, min_attr):
         check_top_k(top_k, min_attr)
         parents = [parent_ids] if isinstance(parent_ids, str) else list(parent_ids)
-        rows, totals, abs_totals = rank(attr, self._allowed(max_site, max_pos), int(top_k), int(offset),
+        rows, totals, abs_totals = rank(attr, self._allowed(levels, max_pos), int(top_k), int(offset),
                                         float(min_attr))
         out = []
         for b, (parent, idx) in enumerate(zip(parents, rows)):
@@ -133,8 +168,8 @@ class Trace:
         if parent != TARGET:
             return self.expand([parent], top_k, offset, min_attr)[parent]
         with self._lock:
-            return self._level(TARGET, self._root_scores[None], [len(self.tracer.saes)], [self.spec.position],
-                               top_k, offset, min_attr)[0]
+            return self._level(TARGET, self._root_scores[None], [self._level_sites(len(self.tracer.saes))],
+                               [self.spec.position], top_k, offset, min_attr)[0]
 
     def expand(self, nodes, top_k: int = 10, offset: int = 0, min_attr: float = 0.0,
                should_cancel=None) -> dict[str, list[Node]]:
@@ -151,17 +186,21 @@ class Trace:
         with self._lock, torch.enable_grad():
             sites = [self._site_index[n.site] for n in ids]
             stacked = self._node_activations(ids, sites)
-            upstream = max(sites)
+            levels = [self._level_sites(s) for s in sites]
+            # Gradients only at the sites some node's level uses: the backward pass stops at the earliest one.
+            needed = sorted(set().union(*levels))
             check_cancel(should_cancel)
             attr = torch.zeros((len(ids), self._cand.site.numel()), dtype=stacked.dtype, device=stacked.device)
-            if upstream > 0:  # nodes at the first site have no upstream sites
-                grads = site_grads(stacked, [st.act for st in self._clean.sites[:upstream]])
-                part = scores(self.tracer.saes[:upstream], self._clean.sites[:upstream], grads).detach()
-                attr[:, : part.shape[1]] = part
+            if needed:  # nodes at the first site have no upstream sites
+                states = [self._clean.sites[i] for i in needed]
+                grads = site_grads(stacked, [st.act for st in states])
+                for i, st, g in zip(needed, states, grads):
+                    start, end = self._site_cols[i]
+                    attr[:, start:end] = scores([self.tracer.saes[i]], [st], [g]).detach()
             check_cancel(should_cancel)
-            levels = self._level([str(n) for n in ids], attr, sites, [n.position for n in ids], top_k, offset,
+            ranked = self._level([str(n) for n in ids], attr, levels, [n.position for n in ids], top_k, offset,
                                  min_attr)
-        return dict(zip((str(n) for n in ids), levels))
+        return dict(zip((str(n) for n in ids), ranked))
 
     def _node_activations(self, ids, sites):
         """Each node's activation, in the autograd graph: one encode per site (reads W_enc once), not per node."""
@@ -191,7 +230,12 @@ class Trace:
                               top_predictions=_predictions(self.tracer.adapter, probs))
 
     def verify(self, k: int = 10, parent: str = TARGET, should_cancel=None) -> VerifyResult:
-        """Real single-node zero-ablations of the top-k children of ``parent``: estimated vs actual Δ."""
+        """Real single-node zero-ablations of the top-k children of ``parent``: estimated vs actual Δ.
+
+        Actual Δ is the change of the target metric (root level) or of the parent's activation, exactly what
+        ``ablate`` of that one node measures. The ablations run VERIFY_CHUNK at a time, and ``should_cancel`` is
+        checked between chunks. The result is also kept in ``self.verified[parent]``.
+        """
         from scipy.stats import spearmanr
 
         if int(k) < 1:
@@ -206,18 +250,25 @@ class Trace:
             pid = self.check_node(parent)
             site = self.tracer.site_by_name[pid.site]
             probe, clean_value = (site, pid.position, pid.latent), self.activation(pid)
+        values: list[float] = []
+        for start in range(0, len(rows), VERIFY_CHUNK):
+            check_cancel(should_cancel)
+            with self._lock:
+                logits, probed = run_interventions(self.tracer.adapter, self.tracer.site_by_name, self._clean,
+                                                   rows[start : start + VERIFY_CHUNK], self.spec.position,
+                                                   probe=probe)
+            values += (metric_from_logits(logits, self.spec) if probe is None else probed).tolist()
         check_cancel(should_cancel)
-        with self._lock:
-            logits, probed = run_interventions(self.tracer.adapter, self.tracer.site_by_name, self._clean, rows,
-                                               self.spec.position, probe=probe)
-        check_cancel(should_cancel)
-        values = metric_from_logits(logits, self.spec) if probe is None else probed
-        pairs = [VerifyPair(c.id, -c.attribution, float(v) - clean_value) for c, v in zip(children, values.tolist())]
+        pairs = [VerifyPair(c.id, -c.attribution, float(v) - clean_value) for c, v in zip(children, values)]
         rho = None
         if len(pairs) >= 2:
             r = spearmanr([p.estimated for p in pairs], [p.actual for p in pairs]).statistic
             rho = None if r != r else float(r)  # NaN when either side is constant
-        return VerifyResult(parent=parent, pairs=pairs, spearman=rho)
+        result = VerifyResult(parent=parent, pairs=pairs, spearman=rho,
+                              sign_agreement=sign_agreement([p.estimated for p in pairs], [p.actual for p in pairs]))
+        with self._lock:
+            self.verified[parent] = result
+        return result
 
     def activation_profile(self, node) -> list[float]:
         """The latent's activation at every position of the prompt (for a sparkline)."""
@@ -246,6 +297,17 @@ class Trace:
         from .graph import build_graph
 
         return build_graph(self)
+
+
+def sign_agreement(estimated, actual) -> float | None:
+    """Share of pairs whose estimated and actual Δ have the same sign (both zero counts as agreeing)."""
+    if not estimated:
+        return None
+    return sum(_sign(e) == _sign(a) for e, a in zip(estimated, actual)) / len(estimated)
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
 
 
 def _predictions(adapter, probs, n: int = 10) -> list[Prediction]:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ..core.defaults import DEFAULT_METRIC, DEFAULT_UPSTREAM, UPSTREAM_MODES
 from ..core.errors import TracerError, check_cancel
 from .forward import clean_run
 from .model_adapter import ModelAdapter
@@ -56,14 +57,20 @@ class Tracer:
         return self.adapter.str_tokens(self.adapter.tokenize(prompt)[0])
 
     def trace(self, prompt: "str | list[int]", target: str | None = None, target_id: int | None = None,
-              position: int | None = None, metric: str = "logprob", foil: str | None = None,
+              position: int | None = None, metric: str = DEFAULT_METRIC, foil: str | None = None,
               foil_id: int | None = None, top_k: int = 10, min_attr: float = 0.0,
-              include_bos: bool = False, should_cancel=None):
-        """Root attribution of ``target`` at ``position``: one forward and one backward pass for all sites."""
+              include_bos: bool = False, should_cancel=None, upstream: str = DEFAULT_UPSTREAM):
+        """Root attribution of ``target`` at ``position``: one forward and one backward pass for all sites.
+
+        ``upstream`` picks where children come from: "nearest" (the nearest upstream level) or "all" (every
+        upstream site pooled); see docs/attribution.md, "Levels".
+        """
         import torch
 
         from .trace import Trace
 
+        if upstream not in UPSTREAM_MODES:
+            raise TracerError(f"unknown upstream mode {upstream!r}: use {', '.join(UPSTREAM_MODES)}")
         check_prompt(prompt)
         check_top_k(top_k, min_attr)
         tokens = self.adapter.tokenize(prompt)
@@ -83,7 +90,7 @@ class Tracer:
             bos_first = isinstance(prompt, str) and self.adapter.prepends_bos
             text = prompt if isinstance(prompt, str) else "".join(self.adapter.str_tokens(tokens[0]))
             result = Trace(self, text, clean, spec, include_bos=include_bos or not bos_first, top_k=top_k,
-                           min_attr=min_attr)
+                           min_attr=min_attr, upstream=upstream)
         check_cancel(should_cancel)
         return result
 
