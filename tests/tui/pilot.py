@@ -6,7 +6,7 @@ import time
 
 from tracer_tui.tui.app import TracerApp
 from tracer_tui.tui.options import Options
-from tracer_tui.tui.state import TraceRequest
+from tracer_tui.tui.model import TraceRequest
 
 
 def make_app(bundle_dir, tracer=None, **options) -> TracerApp:

@@ -70,7 +70,7 @@ async def test_exception_in_a_worker_is_shown_and_the_app_stays_up(bundle_dir, t
 
         # An expansion that raises: the row closes again (no "loading…" left behind) and can be retried.
         latent = next(r[2] for r in node_rows(app) if ":error@" not in r[2])
-        monkeypatch.setattr(app.ex.trace, "more", boom)
+        monkeypatch.setattr(app.live_trace, "expand", boom)  # the engine call behind an expansion
         await move_to(app, pilot, latent)
         await pilot.press("l")
         await settle(app, pilot)
@@ -96,7 +96,7 @@ async def test_out_of_memory_is_reported_with_a_suggestion(bundle_dir, tiny_trac
         assert app.status.last == f"trace failed: {OOM}" and app.is_running
         monkeypatch.undo()
         await assert_recovers(app, pilot)
-        monkeypatch.setattr(app.ex.trace, "ablate", oom)  # the ablation's forward pass runs out of memory
+        monkeypatch.setattr(app.live_trace, "ablate", oom)  # the ablation's forward pass runs out of memory
         app.tree.focus()
         app.tree.cursor_line = 1
         await pilot.press("a")

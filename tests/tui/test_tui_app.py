@@ -67,7 +67,7 @@ async def test_expand_two_levels_ablate_and_clear(bundle_dir, tiny_tracer, indep
         level2 = ref.expand([str(second.id)])[str(second.id)]
         rows = app.tree.as_data()
         assert [r[2] for r in rows if r[1] == "node" and r[0] == 3] == [str(n.id) for n in level2]
-        assert [e["node"] for e in app.ex.expanded] == [str(first.id), str(second.id)]
+        assert [e.node for e in app.ex.expanded] == [str(first.id), str(second.id)]
 
         # Ablate the highlighted level-2 latent: the root moves by exactly the engine's actual Δ.
         await pilot.press("a")
@@ -313,4 +313,4 @@ async def test_first_site_latents_are_leaves(bundle_dir, tiny_tracer, independen
         await move_to(app, pilot, str(first.id))
         await pilot.press("l", "enter")
         await settle(app, pilot)
-        assert not rows[str(first.id)].children and app.ex.expanded == []
+        assert not rows[str(first.id)].children and app.ex.expanded == ()
