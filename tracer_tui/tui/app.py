@@ -28,13 +28,14 @@ from ..core import session as sessions
 from .wording import describe
 from . import format as fmt
 from ..core import paths
+from ..core.defaults import METRICS
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
 from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
                        Loaded, LoadFailed, LoadProgress, Notice, ResumeFailed, Tokenized, TraceFailed, Traced,
                        Verified, VerifyFailed)
-from .model import METRICS, Exploration, Expansion, TraceRequest
+from .model import Exploration, Expansion, TraceRequest
 from .options import Options
 from .screens.ask import AskScreen
 from .contrast_settings import ContrastSettings

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ..core.defaults import METRICS  # noqa: F401 (the metric cycle reads it from here)
 from ..core.nodes import TARGET, NodeId
 
 EMPTY: Mapping = MappingProxyType({})
@@ -217,14 +216,6 @@ class Exploration:
             if name in changes and not isinstance(changes[name], MappingProxyType):
                 changes[name] = frozen_map(changes[name])
         return replace(self, **changes)
-
-    @property
-    def metric(self) -> str:
-        return self.request.metric
-
-    @property
-    def foil(self) -> str | None:
-        return self.request.foil
 
     def verify_pair(self, parent: str, node_id: str):
         result = self.verify.get(parent)
