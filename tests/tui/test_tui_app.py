@@ -195,7 +195,7 @@ async def test_errors_are_messages_and_help_lists_every_key(bundle_dir, tiny_tra
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         console = Console(width=200, file=io.StringIO(), record=True)
-        console.print(help_table(app._keymap))
+        console.print(help_table(app.keymap))
         text = console.export_text()
         for k in KEYS:
             assert f"tracer.{k.id}" in text
@@ -314,3 +314,16 @@ async def test_first_site_latents_are_leaves(bundle_dir, tiny_tracer, independen
         await pilot.press("l", "enter")
         await settle(app, pilot)
         assert not rows[str(first.id)].children and app.ex.expanded == ()
+
+
+def test_keymap_id_of_the_renamed_foil_key_still_works(tmp_path):
+    """x was 'Contrast' (id tracer.contrast); it is 'Foil' (tracer.foil) now and old keymap files still apply."""
+    from tracer_tui.tui.bindings import KEYS
+    from tracer_tui.tui.keymap import load_keymap
+
+    path = tmp_path / "keymap.toml"
+    path.write_text('"tracer.contrast" = "X"\nablate = "space"\n', encoding="utf-8")
+    assert load_keymap(path) == ({"tracer.foil": "X", "ablate": "space"}, None)
+    foil = next(k for k in KEYS if k.id == "foil")
+    assert (foil.keys, foil.description, foil.action) == ("x", "Foil", "set_foil")
+    assert "foil token for logit-diff" in foil.help and "'Contrast'" in foil.help

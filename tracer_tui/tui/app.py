@@ -98,6 +98,7 @@ class TracerApp(EngineJobs, App):
         self.look_for: str | None = None  # a latent (SITE:LATENT) to point at after the next trace
         self._load_factory = tracer_factory
         self._keymap_path = keymap_path
+        self.keymap: dict[str, str] = {}  # the user's key overrides (binding id -> keys), for the help screen
         self._setup_themes(theme_dirs)
         self._setup_resume()
 
@@ -154,6 +155,7 @@ class TracerApp(EngineJobs, App):
         self._apply_theme_colours()
         keymap, error = load_keymap(self._keymap_path)
         if keymap:
+            self.keymap = keymap
             self.set_keymap(keymap)
         if error:
             self.notes.append(error)
