@@ -6,7 +6,7 @@ import time
 
 from tracer_tui.tui.app import TracerApp
 from tracer_tui.tui.options import Options
-from tracer_tui.tui.state import TraceRequest
+from tracer_tui.tui.model import TraceRequest
 
 
 def make_app(bundle_dir, tracer=None, **options) -> TracerApp:
@@ -80,9 +80,10 @@ async def assert_recovers(app, pilot, prompt: str = PROMPT) -> None:
 
 
 class SlowTracer:
-    """Wraps a Tracer so each trace (and contrast) stops midway (for a trace: after the forward pass, before the
-    backward pass) and waits there until ``release`` is set or the caller cancels. ``active`` counts calls still
-    running in a thread."""
+    """Wraps a Tracer so each trace (and contrast) stops at its engine's cancel checks and waits there until
+    ``release`` is set or the caller cancels. ``started`` is set at the first check; how many checks the engine
+    makes does not matter (every check waits while ``release`` is unset). ``active`` counts calls still running
+    in a thread."""
 
     def __init__(self, tracer):
         import threading
@@ -102,12 +103,8 @@ class SlowTracer:
         return self._gated(self._tracer.contrast, args, should_cancel, kwargs)
 
     def _gated(self, call, args, should_cancel, kwargs):
-        checks = 0
-
         def gate() -> bool:
-            nonlocal checks
-            checks += 1
-            if checks == 2:  # the engine's check between the forward and the backward pass
+            if not self.release.is_set():
                 self.started.set()
                 deadline = time.monotonic() + 30
                 while not self.release.is_set() and not should_cancel() and time.monotonic() < deadline:

@@ -71,8 +71,8 @@ async def test_prompt_longer_than_the_context(bundle_dir, tiny_tracer):
 DIALOGS = [
     ("multi-token target", "g", " Mary and John", "trace failed: target ' Mary and John' is 3 tokens "
      "(' Mary' + ' and' + ' John'), not one; pick a single token, e.g. ' Mary'"),
-    ("multi-token contrast", "x", " Mary and John", "trace failed: foil ' Mary and John' is 3 tokens"),
-    ("contrast equals the target", "x", "{target}", "trace failed: foil token {target!r} equals the target: "
+    ("multi-token foil", "x", " Mary and John", "trace failed: foil ' Mary and John' is 3 tokens"),
+    ("foil equals the target", "x", "{target}", "trace failed: foil token {target!r} equals the target: "
      "logit-diff would be 0"),
     ("scale not a number", "s", "big", "scale must be a number (e.g. 2, 0.5, -1), got 'big'"),
     ("scale not finite", "s", "inf", "scale must be a finite number, got 'inf'"),
@@ -97,7 +97,7 @@ async def test_bad_dialog_input(bundle_dir, tiny_tracer, name, key, text, messag
         assert app.status.last.startswith(message.format(target=target)), app.status.last
         assert app.tree.as_data() == before and app.ex.ablations == {}  # the trace on screen is kept
         # The failed request does not stick: the metric is back to the one on screen, and tracing works.
-        assert app.metric == app.ex.trace.target.metric == "logprob"
+        assert app.ex.request.metric == app.ex.trace.target.metric == "logprob"
         await assert_recovers(app, pilot)
 
 
@@ -233,17 +233,17 @@ async def test_empty_custom_target_cancels_the_dialog(bundle_dir, tiny_tracer):
         await assert_recovers(app, pilot)
 
 
-async def test_logit_diff_without_a_contrast_keeps_the_metric(bundle_dir, tiny_tracer):
+async def test_logit_diff_without_a_foil_keeps_the_metric(bundle_dir, tiny_tracer):
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(80, 24)) as pilot:
         await trace_target(app, pilot)
         await pilot.press("m")  # logprob -> logit
         await settle(app, pilot)
-        await pilot.press("m")  # logit -> logit-diff: asks for the contrast token
+        await pilot.press("m")  # logit -> logit-diff: asks for the foil token
         await pilot.pause()
         assert app.screen.query("#ask-input")
         await pilot.press("escape")
         await settle(app, pilot)
-        assert app.status.last.startswith("no contrast token: metric stays")
-        assert app.metric != "logit-diff" and app.ex.trace.target.metric != "logit-diff"
+        assert app.status.last == "no foil token: metric stays logit"
+        assert app.ex.request.metric == app.ex.trace.target.metric == "logit"
         await assert_recovers(app, pilot)

@@ -70,7 +70,7 @@ async def test_exception_in_a_worker_is_shown_and_the_app_stays_up(bundle_dir, t
 
         # An expansion that raises: the row closes again (no "loading…" left behind) and can be retried.
         latent = next(r[2] for r in node_rows(app) if ":error@" not in r[2])
-        monkeypatch.setattr(app.ex.trace, "more", boom)
+        monkeypatch.setattr(app.live_trace, "expand", boom)  # the engine call behind an expansion
         await move_to(app, pilot, latent)
         await pilot.press("l")
         await settle(app, pilot)
@@ -96,7 +96,7 @@ async def test_out_of_memory_is_reported_with_a_suggestion(bundle_dir, tiny_trac
         assert app.status.last == f"trace failed: {OOM}" and app.is_running
         monkeypatch.undo()
         await assert_recovers(app, pilot)
-        monkeypatch.setattr(app.ex.trace, "ablate", oom)  # the ablation's forward pass runs out of memory
+        monkeypatch.setattr(app.live_trace, "ablate", oom)  # the ablation's forward pass runs out of memory
         app.tree.focus()
         app.tree.cursor_line = 1
         await pilot.press("a")
@@ -168,20 +168,141 @@ async def test_real_signal_saves_the_session_and_exits(bundle_dir, tiny_tracer, 
 
 async def test_focus_changes_do_not_pile_up_footer_keys(bundle_dir, tiny_tracer):
     """Every focus change rebuilds the footer; the removed keys must be freed (a long session changes focus
-    thousands of times)."""
+    thousands of times). No race with the footer's own rebuilds: every key ever shown is tracked by a weak
+    reference, and once the app is idle none but the keys still on screen may stay alive (a leak never frees
+    them, so waiting for idle cannot hide one)."""
     import gc
-
-    from textual.widgets._footer import FooterKey
+    import weakref
 
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_loaded(app, pilot)
+        seen: list[weakref.ref] = []
         for _ in range(6):
-            app.tree.focus()
-            await pilot.pause()
-            app.prompt_input.focus()
-            await pilot.pause()
-        gc.collect()
-        alive = [k for k in gc.get_objects() if isinstance(k, FooterKey) and k.app is app]
-        footer_keys = len(app.query(FooterKey))
-        assert len(alive) <= 2 * footer_keys, (len(alive), footer_keys)
+            for widget in (app.tree, app.prompt_input):
+                widget.focus()
+                await pilot.pause()
+                seen += [weakref.ref(k) for k in app.query("FooterKey")]
+        assert len(seen) > 12  # the footer was rebuilt with its keys at each focus change
+
+        def removed_but_alive() -> list:
+            gc.collect()
+            shown = {id(k) for k in app.query("FooterKey")}
+            return [k for k in (r() for r in seen) if k is not None and id(k) not in shown]
+
+        await settle(app, pilot)
+        for _ in range(50):  # idle: the last rebuild and its clean-up are done (bounded wait, no sleep race)
+            if not removed_but_alive():
+                break
+            await pilot.pause(0.1)
+        assert removed_but_alive() == []
+
+
+class UiThreadWatch:
+    """Stands in for the live engine Trace and records every attribute read made on the UI thread: widgets and
+    handlers must draw from snapshots, while jobs (worker threads) use the live trace under the engine lock."""
+
+    def __init__(self, trace):
+        import threading
+
+        self._trace, self._ui = trace, threading.current_thread()
+        self.ui_reads: list[str] = []
+
+    def __getattr__(self, name):
+        import threading
+
+        if threading.current_thread() is self._ui:
+            self.ui_reads.append(name)
+        return getattr(self._trace, name)
+
+
+async def test_expand_and_verify_in_parallel_many_times(bundle_dir, tiny_tracer, monkeypatch):
+    """Rows open and close while verify runs in its thread (and the ablation list is read), 30 rounds: no
+    error ever ('dictionary changed size during iteration' was one), and the UI thread never reads the live trace
+    that the worker threads change."""
+    from textual.worker import WorkerState
+
+    errors: list[str] = []
+    worker_errors: list = []
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_loaded(app, pilot)
+        await trace_prompt(app, pilot, "When Mary and John went to the park, John gave the ball to")
+        watch = app.live_trace = UiThreadWatch(app.live_trace)
+        monkeypatch.setattr(app.status, "error", errors.append)  # every error the app reports lands here
+        original = type(app).on_worker_state_changed
+
+        def track(self, event) -> None:
+            if event.state == WorkerState.ERROR:
+                worker_errors.append((event.worker.group, event.worker.error))
+            original(self, event)
+
+        monkeypatch.setattr(type(app), "on_worker_state_changed", track)
+        latents = [r[2] for r in node_rows(app) if ":error@" not in r[2]][:3]
+        assert latents
+        await move_to(app, pilot, latents[0])
+        await pilot.press("a")  # one ablation, so b (the ablation list) reads the node labels
+        await settle(app, pilot)
+        for i in range(30):
+            app.tree.cursor_line = i % 2  # the root or the first row: verify under the root
+            await pilot.press("v")  # runs in its thread while the rows below open and close
+            for key in latents:
+                await move_to(app, pilot, key)
+                await pilot.press("enter")  # open (loads in a thread) or close the row
+            await pilot.press("b", "escape")  # the ablation list, built while expansions and verify may run
+            if i % 10 == 9:
+                await settle(app, pilot)
+        await settle(app, pilot)
+        assert app.is_running
+        assert errors == [] and worker_errors == []
+        assert not [w for w in app.workers if w.state == WorkerState.ERROR]
+        assert watch.ui_reads == []
+        assert app.ex.verify  # verify results did arrive along the way
+        assert any(k in app.ex.trace.children for k in latents)
+
+
+async def test_escape_cancels_the_verify_work(bundle_dir, tiny_tracer, monkeypatch):
+    """Esc stops the engine's verify itself (its should_cancel says stop), not just the display of its result."""
+    import threading
+    import time
+
+    from tracer_tui.core.errors import Cancelled
+    from pilot import trace_target
+
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await trace_target(app, pilot)
+        live = app.live_trace
+        real = live.verify
+        started, outcome = threading.Event(), []
+
+        def verify(k=10, parent="target", should_cancel=None):
+            def gate() -> bool:  # the engine's first cancel check waits until the caller cancels
+                started.set()
+                deadline = time.monotonic() + 30
+                while not should_cancel() and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                return should_cancel()
+
+            try:
+                result = real(k=k, parent=parent, should_cancel=gate)
+            except Cancelled:
+                outcome.append("cancelled")
+                raise
+            outcome.append("finished")
+            return result
+
+        monkeypatch.setattr(live, "verify", verify)
+        app.tree.cursor_line = 0
+        await pilot.press("v")
+        await wait_for(pilot, started.is_set)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await wait_for(pilot, lambda: bool(outcome))
+        assert outcome == ["cancelled"]  # the engine call raised Cancelled: the work stopped
+        assert app.status.last == "cancelled"
+        assert app.ex.verify == {} and "verify k=" not in app.tree.as_data()[0][4]  # no result shown
+        monkeypatch.undo()
+        await pilot.press("v")  # verify still works afterwards
+        await settle(app, pilot)
+        assert "target" in app.ex.verify and "verify k=" in app.tree.as_data()[0][4]

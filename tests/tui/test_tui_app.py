@@ -67,7 +67,7 @@ async def test_expand_two_levels_ablate_and_clear(bundle_dir, tiny_tracer, indep
         level2 = ref.expand([str(second.id)])[str(second.id)]
         rows = app.tree.as_data()
         assert [r[2] for r in rows if r[1] == "node" and r[0] == 3] == [str(n.id) for n in level2]
-        assert [e["node"] for e in app.ex.expanded] == [str(first.id), str(second.id)]
+        assert [e.node for e in app.ex.expanded] == [str(first.id), str(second.id)]
 
         # Ablate the highlighted level-2 latent: the root moves by exactly the engine's actual Δ.
         await pilot.press("a")
@@ -195,7 +195,7 @@ async def test_errors_are_messages_and_help_lists_every_key(bundle_dir, tiny_tra
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         console = Console(width=200, file=io.StringIO(), record=True)
-        console.print(help_table(app._keymap))
+        console.print(help_table(app.keymap))
         text = console.export_text()
         for k in KEYS:
             assert f"tracer.{k.id}" in text
@@ -313,4 +313,17 @@ async def test_first_site_latents_are_leaves(bundle_dir, tiny_tracer, independen
         await move_to(app, pilot, str(first.id))
         await pilot.press("l", "enter")
         await settle(app, pilot)
-        assert not rows[str(first.id)].children and app.ex.expanded == []
+        assert not rows[str(first.id)].children and app.ex.expanded == ()
+
+
+def test_keymap_id_of_the_renamed_foil_key_still_works(tmp_path):
+    """x was 'Contrast' (id tracer.contrast); it is 'Foil' (tracer.foil) now and old keymap files still apply."""
+    from tracer_tui.tui.bindings import KEYS
+    from tracer_tui.tui.keymap import load_keymap
+
+    path = tmp_path / "keymap.toml"
+    path.write_text('"tracer.contrast" = "X"\nablate = "space"\n', encoding="utf-8")
+    assert load_keymap(path) == ({"tracer.foil": "X", "ablate": "space"}, None)
+    foil = next(k for k in KEYS if k.id == "foil")
+    assert (foil.keys, foil.description, foil.action) == ("x", "Foil", "set_foil")
+    assert "foil token for logit-diff" in foil.help and "'Contrast'" in foil.help

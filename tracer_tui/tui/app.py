@@ -3,6 +3,10 @@
 Importing this module must not import torch, transformer_lens or sae_lens (a test checks): the screen paints
 first, then the model loads in a thread worker. Engine work runs in ``jobs.EngineJobs`` workers whose results
 come back as messages tagged with a generation number; stale ones are dropped here.
+
+State has one owner: ``self.ex`` (a frozen ``model.Exploration``), replaced only through ``set_state``, which
+redraws the widgets from it. Widgets draw from its immutable records; the live engine ``Trace``
+(``self.live_trace``) is handed to jobs only, which use it under ``self.engine_lock``.
 """
 
 from __future__ import annotations
@@ -24,17 +28,20 @@ from ..core import session as sessions
 from .wording import describe
 from . import format as fmt
 from ..core import paths
+from ..core.defaults import METRICS
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
-from .messages import Ablated, DetailsReady, Expanded, Loaded, LoadProgress, Notice, Tokenized, Traced, Verified, WorkFailed
+from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
+                       Loaded, LoadFailed, LoadProgress, Notice, ResumeFailed, Tokenized, TraceFailed, Traced,
+                       Verified, VerifyFailed)
+from .model import Exploration, Expansion, TraceRequest
 from .options import Options
 from .screens.ask import AskScreen
 from .contrast_settings import ContrastSettings
 from .screens.contrast import ContrastScreen
 from .screens.help import HelpScreen
 from .screens.picker import PickerScreen
-from .state import METRICS, Exploration, TraceRequest
 from .themes import DEFAULT_THEME, VARIABLES, load_theme_specs, to_textual
 from .timing import Timing
 from .widgets.details import DetailsPane, render_node, render_target
@@ -71,17 +78,18 @@ class TracerApp(EngineJobs, App):
         self.options = options or Options()
         self.animation_level = "none"  # spinners and slides repaint over SSH
         self.timing = timing or Timing()
-        self.ex = Exploration()
+        self.ex = Exploration()  # the one state: change it only through set_state
+        self.live_trace = None  # the engine Trace behind ex.trace: for jobs only, under engine_lock
+        self.gen = 0  # newest trace request
+        self.trace_gen = -1  # request that produced the trace on screen
+        self.ablate_gen = 0  # newest ablation request
         self.tracer = None
         self.engine_lock = threading.RLock()  # one engine call at a time (tokenizers are not re-entrant)
         self.save_lock = threading.Lock()
         self.save_seq = 0
-        self.metric, self.contrast = "logprob", None
-        self._settled = ("logprob", None)  # metric and contrast of the trace on screen (restored after a failure)
         self.load_error: str | None = None  # why the model did not load (no trace can run)
         self.notes: list[str] = []  # start-up problems shown once the screen is up
         self._pending: tuple | None = None  # a trace requested before the model was ready
-        self._details_cache: dict[tuple[int, str], dict] = {}
         self._tokens_prompt = ""
         self.session_path: Path | None = None
         self.resume_session = None
@@ -90,6 +98,7 @@ class TracerApp(EngineJobs, App):
         self.look_for: str | None = None  # a latent (SITE:LATENT) to point at after the next trace
         self._load_factory = tracer_factory
         self._keymap_path = keymap_path
+        self.keymap: dict[str, str] = {}  # the user's key overrides (binding id -> keys), for the help screen
         self._setup_themes(theme_dirs)
         self._setup_resume()
 
@@ -121,12 +130,32 @@ class TracerApp(EngineJobs, App):
     def prompt_input(self) -> Input:
         return self.query_one("#prompt", Input)
 
+    # ---- state ---------------------------------------------------------------------------------------
+    def set_state(self, ex: Exploration, rebuild: bool = False) -> None:
+        """The only way the state changes: store the new one, then the widgets redraw from it (``rebuild``: the
+        tree's rows too, for a new trace)."""
+        old, self.ex = self.ex, ex
+        if rebuild:
+            self.tree.ex = ex
+            self.tree.show_trace(ex.trace, {e.node for e in ex.expanded})
+        def changed(*names: str) -> bool:  # records are replaced, never changed: identity says it
+            return any(getattr(old, n) is not getattr(ex, n) for n in names)
+
+        if rebuild or changed("trace", "ablations", "ablation", "verify"):
+            self.tree.show_state(ex)
+        else:
+            self.tree.ex = ex
+        if rebuild or changed("trace", "ablation"):
+            self._show_predictions()
+        self._show_details()
+
     def on_mount(self) -> None:
         self.theme = self._initial_theme
         self.theme_changed_signal.subscribe(self, lambda _theme: self._apply_theme_colours())
         self._apply_theme_colours()
         keymap, error = load_keymap(self._keymap_path)
         if keymap:
+            self.keymap = keymap
             self.set_keymap(keymap)
         if error:
             self.notes.append(error)
@@ -223,30 +252,31 @@ class TracerApp(EngineJobs, App):
             self.status.error("type a prompt first")
             return
         self.tree.focus()
-        self.request_trace(TraceRequest(prompt, metric=self.metric, contrast=self.contrast))
+        self.request_trace(self._new_request(prompt))
+
+    def _new_request(self, prompt: str, **changes) -> TraceRequest:
+        """A request for ``prompt`` with the metric and foil on screen."""
+        return TraceRequest(prompt, metric=self.ex.request.metric, foil=self.ex.request.foil).with_(**changes)
 
     def on_token_strip_position_chosen(self, msg: TokenStrip.PositionChosen) -> None:
         prompt = self.prompt_input.value
         if prompt.strip():
-            self.request_trace(TraceRequest(prompt, position=None if msg.last else msg.position,
-                                            metric=self.metric, contrast=self.contrast))
+            self.request_trace(self._new_request(prompt, position=None if msg.last else msg.position))
 
     def on_predictions_pane_picked(self, msg: PredictionsPane.Picked) -> None:
-        if self.ex.request is not None:
+        if self.ex.trace is not None:
             self.request_trace(self.ex.request.with_(target=None, target_id=msg.token_id))
             self.tree.focus()
 
     # ---- tracing ---------------------------------------------------------------------------------------
     def request_trace(self, request: TraceRequest, session=None) -> None:
-        """Start a trace; any older one is cancelled and its result will be dropped."""
-        if request.metric == "logit-diff" and not request.contrast:
-            self.status.error("logit-diff needs a contrast token: press x to set one")
-            return
+        """Start a trace; any older one is cancelled and its result will be dropped. The state changes only
+        when it succeeds, so a failed request (bad foil, metric) leaves the trace, metric and foil on screen."""
         if self.tracer is None and self.load_error is not None:
             self.status.error(f"no model is loaded ({self.load_error}): restart tracer-tui with another --model, "
                               "--sae, --device or --dtype")
             return
-        self.ex.gen += 1
+        self.gen += 1
         if self.tracer is None:
             self._pending = (request, session)
             self.status.busy("will trace when the model is loaded… (Esc cancels)", None)
@@ -255,27 +285,14 @@ class TracerApp(EngineJobs, App):
 
     def _run_trace(self, request: TraceRequest, session=None) -> None:
         self.status.busy(f"tracing {request.describe()}… (Esc cancels)", None)
-        self.trace_job(self.ex.gen, request, session)
+        self.trace_job(self.gen, request, session)
 
     def on_traced(self, msg: Traced) -> None:
-        if msg.gen != self.ex.gen:  # a newer request (or Esc) superseded this one
+        if msg.gen != self.gen:  # a newer request (or Esc) superseded this one
             return
-        self.ex.reset_for(msg.request, msg.trace)
-        self.ex.trace_gen = msg.gen
-        self._details_cache.clear()
-        expanded: set[str] = set()
-        if msg.replay is not None:
-            self.ex.expanded = msg.replay["expanded"]
-            self.ex.ablations = msg.replay["ablations"]
-            self.ex.ablation = msg.replay["ablation"]
-            expanded = {e["node"] for e in self.ex.expanded}
-        self.metric = msg.trace.target.metric
-        if msg.trace.target.foil is not None:
-            self.contrast = msg.trace.target.foil
-        self._settled = (self.metric, self.contrast)
-        self.tree.show_trace(msg.trace, expanded)
-        self._show_predictions()
-        self._show_details()
+        self.live_trace, self.trace_gen = msg.live, msg.gen
+        self.ablate_gen += 1  # an ablation of the previous trace is stale
+        self.set_state(Exploration(request=msg.request, trace=msg.trace, **(msg.replay or {})), rebuild=True)
         strip = self.query_one(TokenStrip)
         if msg.request.prompt == self.prompt_input.value:
             strip.traced = msg.trace.target.position
@@ -303,7 +320,7 @@ class TracerApp(EngineJobs, App):
         if trace is None:
             return
         ab = self.ex.ablation
-        preds = ab.top_predictions if ab is not None else trace.top_predictions
+        preds = ab.top_predictions if ab is not None else trace.predictions
         self.query_one(PredictionsPane).show(trace.target.metric, trace.target.foil, trace.target.position,
                                              preds, trace.target.id, ablated=ab is not None)
 
@@ -312,19 +329,30 @@ class TracerApp(EngineJobs, App):
         if self.ex.trace is None:
             return
         self.status.busy(f"expanding {msg.key}…", None)
-        self.expand_job(self.ex.trace_gen, self.ex.trace, msg.key, msg.offset, msg.tree_node)
+        self.expand_job(self.trace_gen, self.live_trace, msg.key, msg.offset, msg.tree_node)
 
     def on_expanded(self, msg: Expanded) -> None:
-        if msg.gen != self.ex.trace_gen:
+        if msg.gen != self.trace_gen:
             return
-        self.ex.expanded.append({"node": msg.parent, "offset": msg.offset})
+        page = msg.page
+        ex = self.ex.with_(trace=self.ex.trace.with_page(page),
+                           expanded=self.ex.expanded + (Expansion(page.parent, page.offset),))
         node = msg.tree_node
         if self.tree.alive(node):
-            self.tree.add_rows(node, msg.parent, msg.nodes, msg.total, msg.offset)
+            self.tree.add_rows(node, page.parent, page.nodes, page.total, page.offset, ex.trace)
             node.expand()
-        self.tree.refresh_rows()
-        self.status.info(f"{len(msg.nodes)} upstream nodes of {msg.parent} (of {msg.total})")
+        self.set_state(ex)
+        self.status.info(f"{len(page.nodes)} upstream nodes of {page.parent} (of {page.total})")
         self.autosave()
+
+    def on_expand_failed(self, msg: ExpandFailed) -> None:
+        if msg.gen != self.trace_gen:
+            return
+        node = msg.tree_node
+        if node is not None and self.tree.alive(node):  # the row closes again (no "loading…"): Enter retries
+            self.tree.drop_placeholders(node)
+            node.collapse()
+        self.status.error(msg.text)
 
     def on_tree_node_highlighted(self, event) -> None:
         self._show_details()
@@ -338,18 +366,19 @@ class TracerApp(EngineJobs, App):
             pane.show(render_target(trace, self.ex.ablation, self.ex.ablations))
             return
         key = str(row.node.id)
-        details = self._details_cache.get((self.ex.trace_gen, key))
+        details = self.ex.details.get(key)
         pane.show(render_node(row.node, row.parent, details, self.ex.ablations.get(key),
                               self.ex.verify_pair(row.parent, key)))
         if details is None:
-            self.details_job(self.ex.trace_gen, trace, row.node)
+            self.details_job(self.trace_gen, self.live_trace, row.node.id)
 
     def on_details_ready(self, msg: DetailsReady) -> None:
-        if msg.gen == self.ex.trace_gen:
-            self._details_cache[(msg.gen, msg.node_id)] = msg.details
-            row = self.tree.row
-            if row is not None and row.kind == "node" and str(row.node.id) == msg.node_id:
-                self._show_details()
+        if msg.gen == self.trace_gen:
+            self.set_state(self.ex.with_(details={**self.ex.details, msg.node_id: msg.details}))
+
+    def on_details_failed(self, msg: DetailsFailed) -> None:
+        if msg.gen == self.trace_gen:
+            self.status.error(msg.text)
 
     # ---- ablation ---------------------------------------------------------------------------------------
     def _highlighted_node(self):
@@ -364,11 +393,12 @@ class TracerApp(EngineJobs, App):
         if node is None:
             return
         key = str(node.id)
-        if key in self.ex.ablations:
-            del self.ex.ablations[key]
+        ablations = dict(self.ex.ablations)
+        if key in ablations:
+            del ablations[key]
         else:
-            self.ex.ablations[key] = 0.0
-        self._apply_ablations()
+            ablations[key] = 0.0
+        self._apply_ablations(ablations)
 
     def action_scale_ablation(self) -> None:
         node = self._highlighted_node()
@@ -388,49 +418,45 @@ class TracerApp(EngineJobs, App):
             if value != value or value in (float("inf"), float("-inf")):
                 self.status.error(f"scale must be a finite number, got {text!r}")
                 return
+            ablations = dict(self.ex.ablations)
             if value == 1.0:
-                self.ex.ablations.pop(key, None)  # ×1 is no intervention at all
+                ablations.pop(key, None)  # ×1 is no intervention at all
             else:
-                self.ex.ablations[key] = value
-            self._apply_ablations()
+                ablations[key] = value
+            self._apply_ablations(ablations)
 
         self.push_screen(AskScreen(f"Scale {fmt.node_name(node.id)} by (0 = zero-ablate, 1 = remove):",
                                    "" if current is None else f"{current:g}", "2, 0.5, -1 …"), done)
 
     def action_clear_ablations(self) -> None:
         if self.ex.ablations:
-            self.ex.ablations.clear()
-            self._apply_ablations()
+            self._apply_ablations({})
             self.status.info("ablations cleared")
 
-    def set_ablations(self, ablations: dict[str, float]) -> None:
-        self.ex.ablations = dict(ablations)
-        self._apply_ablations()
-
-    def _apply_ablations(self) -> None:
-        self.ex.ablate_gen += 1
-        if not self.ex.ablations:
-            self.ex.ablation = None
-            self._after_ablation()
+    def _apply_ablations(self, ablations: dict[str, float]) -> None:
+        self.ablate_gen += 1
+        if not ablations:
+            self.set_state(self.ex.with_(ablations={}, ablation=None))
+            self.autosave()
             return
-        self.status.busy(f"re-running the model with {len(self.ex.ablations)} ablation(s)…", None)
-        self.tree.refresh_rows()
-        self.ablate_job(self.ex.trace_gen, self.ex.ablate_gen, self.ex.trace, dict(self.ex.ablations))
+        self.set_state(self.ex.with_(ablations=ablations))  # the old result stays until the new one arrives
+        self.status.busy(f"re-running the model with {len(ablations)} ablation(s)…", None)
+        self.ablate_job(self.trace_gen, self.ablate_gen, self.live_trace, dict(ablations))
 
     def on_ablated(self, msg: Ablated) -> None:
-        if msg.gen != self.ex.trace_gen or msg.ablate_gen != self.ex.ablate_gen:
+        if msg.gen != self.trace_gen or msg.ablate_gen != self.ablate_gen:
             return
-        self.ex.ablation = msg.result
         r = msg.result
+        self.set_state(self.ex.with_(ablation=r))
         self.status.info(f"ablated {len(r.interventions)}: {self.ex.trace.target.metric} {fmt.num(r.value)} "
                          f"Δ actual {fmt.signed(r.delta)} vs estimated {fmt.signed(r.estimated_delta)}")
-        self._after_ablation()
-
-    def _after_ablation(self) -> None:
-        self.tree.refresh_rows()
-        self._show_predictions()
-        self._show_details()
         self.autosave()
+
+    def on_ablate_failed(self, msg: AblateFailed) -> None:
+        if msg.gen != self.trace_gen:
+            return
+        self.set_state(self.ex.with_(ablation=None))
+        self.status.error(msg.text)
 
     def action_show_ablations(self) -> None:
         if not self.ex.ablations:
@@ -444,8 +470,7 @@ class TracerApp(EngineJobs, App):
         items = [(k, Text(f"{fmt.scale(s):>5} {k} {labels.get(k, '')}")) for k, s in self.ex.ablations.items()]
 
         def remove(key: str) -> None:
-            self.ex.ablations.pop(key, None)
-            self._apply_ablations()
+            self._apply_ablations({k: s for k, s in self.ex.ablations.items() if k != key})
 
         self.push_screen(PickerScreen("Active ablations", items, "d removes · c in the tree clears all · Esc closes",
                                       on_delete=remove))
@@ -457,74 +482,71 @@ class TracerApp(EngineJobs, App):
             self.status.error("trace something first")
             return
         parent = TARGET if row.kind == "root" else row.parent
-        k = min(10, len(trace.children.get(parent, [])))
+        k = min(10, len(trace.children.get(parent, ())))
         if k < 1:
             self.status.error("nothing to verify at this level")
             return
         self.status.busy(f"verifying {k} nodes under {parent} (real single ablations)…", None)
-        self.verify_job(self.ex.trace_gen, trace, parent, k)
+        self.verify_job(self.trace_gen, self.live_trace, parent, k)
 
     def on_verified(self, msg: Verified) -> None:
-        if msg.gen != self.ex.trace_gen:
+        if msg.gen != self.trace_gen:
             return
         r = msg.result
-        self.ex.verify[r.parent] = r
+        self.set_state(self.ex.with_(verify={**self.ex.verify, r.parent: r}))
         rho = "n/a (constant values)" if r.spearman is None else f"{r.spearman:+.3f}"
         self.status.info(f"verify under {r.parent}: Spearman ρ(estimated, actual Δ) = {rho} over k={r.k}")
-        self.tree.refresh_rows()
-        self._show_details()
 
-    # ---- target, metric, contrast ---------------------------------------------------------------------------
-    def _pinned(self) -> TraceRequest | None:
-        """The current request with its target pinned to the traced token id (for metric changes)."""
+    def on_verify_failed(self, msg: VerifyFailed) -> None:
+        if msg.gen == self.trace_gen:
+            self.status.error(msg.text)
+
+    # ---- target, metric, foil ---------------------------------------------------------------------------------
+    def action_cycle_metric(self) -> None:
+        metric = self.ex.request.metric
+        metric = METRICS[(METRICS.index(metric) + 1) % len(METRICS)]
+        if metric == "logit-diff" and not self.ex.request.foil:
+            self._ask_foil(from_metric_key=True)  # logit-diff needs a foil: ask for one
+            return
+        self._change_metric(metric, self.ex.request.foil)
+
+    def _change_metric(self, metric: str, foil: str | None) -> None:
+        """Trace again with the traced token pinned; with no trace yet, the next trace uses them."""
         trace = self.ex.trace
         if trace is None:
-            return None
-        return self.ex.request.with_(target=None, target_id=trace.target.id, position=trace.target.position,
-                                     metric=self.metric, contrast=self.contrast)
-
-    def action_cycle_metric(self) -> None:
-        self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
-        if self.metric == "logit-diff" and not self.contrast:
-            self.action_set_contrast()
+            self.set_state(self.ex.with_(request=self.ex.request.with_(metric=metric, foil=foil)))
+            self.status.info(f"metric: {metric}")
             return
-        self._metric_changed()
+        self.request_trace(self.ex.request.with_(target=None, target_id=trace.target.id,
+                                                 position=trace.target.position, metric=metric, foil=foil))
 
-    def _metric_changed(self) -> None:
-        request = self._pinned()
-        if request is None:
-            self.status.info(f"metric: {self.metric}")
-            return
-        self.request_trace(request)
+    def action_set_foil(self) -> None:
+        self._ask_foil(from_metric_key=False)
 
-    def action_set_contrast(self) -> None:
+    def _ask_foil(self, from_metric_key: bool) -> None:
         def done(text: str | None) -> None:
-            if not text:
-                if self.metric == "logit-diff" and not self.contrast:
-                    self.metric = "logprob"
-                    self.status.info("no contrast token: metric stays logprob")
-                return
-            self.contrast, self.metric = text, "logit-diff"
-            self._metric_changed()
+            if text:
+                self._change_metric("logit-diff", text)
+            elif from_metric_key:
+                self.status.info(f"no foil token: metric stays {self.ex.request.metric}")
 
-        self.push_screen(AskScreen("Contrast token for logit-diff (leading space matters, e.g. ' Rome'):",
-                                   self.contrast or "", "' Rome'"), done)
+        self.push_screen(AskScreen("Foil token for logit-diff (leading space matters, e.g. ' Rome'):",
+                                   self.ex.request.foil or "", "' Rome'"), done)
 
     def action_custom_target(self) -> None:
         def done(text: str | None) -> None:
             if text:
-                base = self.ex.request or TraceRequest(self.prompt_input.value)
+                base = self.ex.request if self.ex.trace is not None else self._new_request(self.prompt_input.value)
                 prompt = self.prompt_input.value or base.prompt
-                self.request_trace(base.with_(prompt=prompt, target=text, target_id=None, metric=self.metric,
-                                              contrast=self.contrast))
+                self.request_trace(base.with_(prompt=prompt, target=text, target_id=None))
 
         self.push_screen(AskScreen("Target token (leading space matters, e.g. ' Paris'):", "", "' Paris'"), done)
 
     def action_retrace(self) -> None:
-        if self.ex.request is not None:
+        if self.ex.trace is not None:
             self.request_trace(self.ex.request)
         elif self.prompt_input.value.strip():
-            self.request_trace(TraceRequest(self.prompt_input.value, metric=self.metric, contrast=self.contrast))
+            self.request_trace(self._new_request(self.prompt_input.value))
 
     # ---- focus and panes ------------------------------------------------------------------------------------
     def action_edit_prompt(self) -> None:
@@ -551,7 +573,7 @@ class TracerApp(EngineJobs, App):
                 worker.cancel()
                 cancelled = True
         if cancelled:
-            self.ex.gen += 1  # whatever the cancelled trace returns is now stale
+            self.gen += 1  # whatever the cancelled trace returns is now stale
             self.status.info("cancelled")
         elif self.focused is self.prompt_input:
             self.tree.focus()  # nothing to cancel: Esc leaves the prompt, so letter keys act again
@@ -583,8 +605,8 @@ class TracerApp(EngineJobs, App):
             self.notify(f"this sample is made for {sample.model} (--model {sample.model} --sae {sample.sae})",
                         severity="warning", markup=False)
         self.tree.focus()
-        self.request_trace(TraceRequest(sample.prompt, target=sample.target, metric=self.metric,
-                                        contrast=sample.foil or self.contrast))
+        self.request_trace(self._new_request(sample.prompt, target=sample.target,
+                                             foil=sample.foil or self.ex.request.foil))
 
     # ---- contrast screen -------------------------------------------------------------------------------------
     def action_contrast_screen(self) -> None:
@@ -607,8 +629,7 @@ class TracerApp(EngineJobs, App):
         self.prompt_input.value = result.text
         self.look_for = result.latent
         self.tree.focus()
-        self.request_trace(TraceRequest(result.text, position=result.position, target_id=result.target_id,
-                                        metric=self.metric, contrast=self.contrast))
+        self.request_trace(self._new_request(result.text, position=result.position, target_id=result.target_id))
 
     def action_export(self, suffix: str = ".json") -> None:
         if self.ex.trace is None:
@@ -620,7 +641,7 @@ class TracerApp(EngineJobs, App):
             if text:
                 path = Path(text).expanduser()
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self.export_job(self.ex.trace_gen, self.ex.trace, str(path))
+                self.export_job(self.trace_gen, self.live_trace, str(path))
 
         self.push_screen(AskScreen("Export the explored graph to (.json node-link or .graphml):", str(default)), done)
 
@@ -644,29 +665,29 @@ class TracerApp(EngineJobs, App):
             self.status.error(str(err))
             return
         self.prompt_input.value = s.prompt
-        self.metric, self.contrast = s.metric, s.foil
         t = s.target or {}
         self.request_trace(TraceRequest(s.prompt, position=t.get("position"), target_id=t.get("id"),
-                                        metric=s.metric, contrast=s.foil), session=s)
+                                        metric=s.metric, foil=s.foil), session=s)
         self.tree.focus()
 
     def _snapshot(self):
-        """A function building the Session from the current state (run it under the engine lock)."""
-        trace, req, tracer = self.ex.trace, self.ex.request, self.tracer
-        if trace is None or tracer is None:
+        """A function building the Session from the current state (run it under the engine lock: the graph
+        comes from the live trace)."""
+        ex, live, tracer = self.ex, self.live_trace, self.tracer
+        if ex.trace is None or live is None or tracer is None:
             return lambda: None
-        expanded, ablations = [dict(e) for e in self.ex.expanded], dict(self.ex.ablations)
-        metric, contrast = trace.target.metric, trace.target.foil
+        expanded, ablations = [e.to_json() for e in ex.expanded], dict(ex.ablations)
+        t = ex.trace.target
 
         def build():
             from ..engine.graph import to_node_link
 
             info = tracer.info()
-            t = trace.target
             return sessions.Session(model=info["model"]["source"], saes=[s["source"] for s in info["saes"]],
-                                    prompt=req.prompt, target={"token": t.token, "id": t.id, "position": t.position},
-                                    metric=metric, foil=contrast, expanded=expanded, ablations=ablations,
-                                    graph=to_node_link(trace.graph()))
+                                    prompt=ex.request.prompt,
+                                    target={"token": t.token, "id": t.id, "position": t.position},
+                                    metric=t.metric, foil=t.foil, expanded=expanded, ablations=ablations,
+                                    graph=to_node_link(live.graph()))
 
         return build
 
@@ -699,32 +720,28 @@ class TracerApp(EngineJobs, App):
                 self.engine_lock.release()
 
     # ---- failures and notices ---------------------------------------------------------------------------
-    def on_work_failed(self, msg: WorkFailed) -> None:
-        if msg.what == "load":
-            self.query_one(InfoHeader).show_loading("failed")
-            self.tree.show_message("the model did not load: see the status line")
-            self._pending = None
-            self.load_error = msg.message
-        elif msg.what in ("trace", "resume"):
-            if msg.gen != self.ex.gen:
-                return
+    def on_load_failed(self, msg: LoadFailed) -> None:
+        self.query_one(InfoHeader).show_loading("failed")
+        self.tree.show_message("the model did not load: see the status line")
+        self._pending = None
+        self.load_error = msg.message
+        self.status.error(msg.text)
+
+    def on_trace_failed(self, msg: TraceFailed) -> None:
+        """The state is untouched: the trace, metric and foil on screen stay."""
+        if msg.gen == self.gen:
             self.look_for = None
-            if self.ex.trace is not None:  # a failed request (bad contrast, metric) does not stick
-                self.metric, self.contrast = self._settled
-            if msg.what == "resume":  # never overwrite a session that could not be replayed
-                self.session_path = None
-                msg.message += "; the session file is left unchanged"
-        elif msg.gen != self.ex.trace_gen:
-            return
-        if msg.what == "expand" and msg.tree_node is not None:
-            node = msg.tree_node
-            if self.tree.alive(node):
-                self.tree.drop_placeholders(node)
-                node.collapse()
-        if msg.what == "ablate":
-            self.ex.ablation = None
-            self.tree.refresh_rows()
-        self.status.error(f"{msg.what} failed: {msg.message}")
+            self.status.error(msg.text)
+
+    def on_resume_failed(self, msg: ResumeFailed) -> None:
+        if msg.gen == self.gen:
+            self.look_for = None
+            self.session_path = None  # never overwrite a session that could not be replayed
+            self.status.error(f"{msg.text}; the session file is left unchanged")
+
+    def on_export_failed(self, msg: ExportFailed) -> None:
+        if msg.gen == self.trace_gen:
+            self.status.error(msg.text)
 
     def on_notice(self, msg: Notice) -> None:
         (self.status.error if msg.error else self.status.info)(msg.text)

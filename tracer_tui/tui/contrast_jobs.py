@@ -1,18 +1,17 @@
 """Contrast-screen engine work in thread workers (mixed into ``ContrastScreen``).
 
-Same rules as ``jobs.EngineJobs``: every result is a message tagged with the screen's job generation, stale ones
-are dropped by the screen, the engine runs under the app's engine lock, and jobs never touch widgets.
+Same rules as ``jobs.EngineJobs`` and the same runner (``jobs.run_job``): every result is a message tagged with
+the screen's job generation, stale ones are dropped by the screen, the engine runs under the app's engine lock,
+and jobs never touch widgets.
 """
 
 from __future__ import annotations
 
-import time
-
 from textual import work
 from textual.worker import get_current_worker
 
-from .wording import describe
-from .messages import ContrastReady, Focused, JobProgress, Steered, WorkFailed
+from .jobs import run_job
+from .messages import ContrastFailed, ContrastReady, Focused, JobProgress, Steered
 
 GROUP = "contrast-screen"
 
@@ -21,8 +20,6 @@ class ContrastJobs:
     """``self.app.tracer``, ``self.app.engine_lock`` and ``self.gen`` (the current job generation) are needed."""
 
     def _job(self, gen: int, what: str, call, done) -> None:
-        from ..core.errors import Cancelled
-
         worker = get_current_worker()
 
         def cancelled() -> bool:
@@ -32,20 +29,9 @@ class ContrastJobs:
             if not cancelled():
                 self.post_message(JobProgress(gen, step, frac))
 
-        start = time.perf_counter()
-        try:
-            with self.app.engine_lock:
-                if cancelled():
-                    return
-                result = call(self.app.tracer, progress, cancelled)
-        except Cancelled:
-            return
-        except Exception as err:
-            if not cancelled():
-                self.post_message(WorkFailed(gen, what, describe(err)))
-            return
-        if not cancelled():
-            self.post_message(done(gen, result, time.perf_counter() - start))
+        run_job(self.post_message, self.app.engine_lock, cancelled,
+                lambda: call(self.app.tracer, progress, cancelled),
+                lambda result, seconds: done(gen, result, seconds), lambda why: ContrastFailed(gen, why, what))
 
     @work(thread=True, exclusive=True, group=GROUP, exit_on_error=False)
     def contrast_job(self, gen: int, what: str, prompt: str, **kwargs) -> None:

@@ -1,40 +1,81 @@
 """Engine work in thread workers. Each job posts its result as a message tagged with a generation number;
-the app drops results whose generation is no longer current. Jobs never touch widgets."""
+the app drops results whose generation is no longer current. Jobs never touch widgets, and the messages carry
+immutable records built under the engine lock (``model.snapshot``, ``model.page``), never a live object.
+
+``run_job`` is the one runner every job (here and in ``contrast_jobs``) goes through: cancel check, engine lock,
+the engine call, and an error turned into the job's own failure message.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from textual import work
+from textual.message import Message
 from textual.worker import get_current_worker
 
 from ..core.nodes import TARGET
+from . import model
+from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
+                       Loaded, LoadFailed, LoadProgress, Notice, ResumeFailed, Tokenized, TraceFailed, Traced,
+                       Verified, VerifyFailed)
 from .wording import describe
-from .messages import (Ablated, DetailsReady, Expanded, Loaded, LoadProgress, Notice, Tokenized, Traced, Verified,
-                       WorkFailed)
 
 
+def run_job(post: Callable[[Message], object], lock, cancelled: Callable[[], bool], call: Callable[[], object],
+            done: Callable[[object, float], Message | None], failed: Callable[[str], Message | None]) -> None:
+    """Run ``call()`` under ``lock`` unless cancelled; post ``done(result, seconds)`` or ``failed(why)``.
 
-def replay(trace, expanded: list[dict], ablations: dict[str, float], top_k: int, cancelled):
-    """Re-expand saved nodes (first pages batched in one backward pass) and re-apply ablations."""
-    firsts = list(dict.fromkeys(e["node"] for e in expanded if e["offset"] == 0 and e["node"] != TARGET))
+    A cancelled job posts nothing: the engine's ``Cancelled`` (raised when ``should_cancel`` says stop) and any
+    result or error that arrives after cancelling are dropped.
+    """
+    from ..core.errors import Cancelled
+
+    start = time.perf_counter()
+    try:
+        with lock:
+            if cancelled():
+                return
+            result = call()
+    except Cancelled:
+        return
+    except Exception as err:
+        message = None if cancelled() else failed(describe(err))
+        if message is not None:
+            post(message)
+        return
+    if not cancelled():
+        message = done(result, time.perf_counter() - start)
+        if message is not None:
+            post(message)
+
+
+def replay(trace, expanded, ablations: dict[str, float], top_k: int, cancelled):
+    """Re-expand saved pages (first pages batched in one backward pass) and re-apply ablations."""
+    firsts = list(dict.fromkeys(e.node for e in expanded if e.offset == 0 and e.node != TARGET))
     if firsts:
-        trace.expand(firsts, top_k=top_k)
+        trace.expand(firsts, top_k=top_k, should_cancel=cancelled)
     for e in expanded:
         if cancelled():
             return None
-        if e["offset"] > 0:
-            trace.more(e["node"], top_k=top_k, offset=e["offset"])
-    return trace.ablate(dict(ablations)) if ablations else None
+        if e.offset > 0:
+            trace.more(e.node, top_k=top_k, offset=e.offset)
+    return model.AblationRec.of(trace.ablate(dict(ablations))) if ablations else None
 
 
 class EngineJobs:
-    """Mixed into the App. ``self.tracer``, ``self.engine_lock`` and ``self.ex`` (Exploration) live there."""
+    """Mixed into the App. ``self.tracer``, ``self.engine_lock``, ``self.gen`` (newest trace request),
+    ``self.trace_gen`` (the trace on screen) and ``self.ablate_gen`` live there."""
 
     top_k = 10
 
-    def _fail(self, gen: int, what: str, err: BaseException, tree_node=None) -> None:
-        self.post_message(WorkFailed(gen, what, describe(err), tree_node))
+    def _run(self, cancelled, call, done, failed) -> None:
+        run_job(self.post_message, self.engine_lock, cancelled, call, done, failed)
+
+    def _cancel_check(self, still_current: Callable[[], bool] = lambda: True) -> Callable[[], bool]:
+        worker = get_current_worker()
+        return lambda: worker.is_cancelled or not still_current()
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_job(self, factory) -> None:
@@ -42,7 +83,7 @@ class EngineJobs:
         try:
             tracer = factory(lambda step, frac: self.post_message(LoadProgress(step, frac)))
         except Exception as err:
-            self._fail(-1, "load", err)
+            self.post_message(LoadFailed(-1, describe(err)))
             return
         self.post_message(Loaded(tracer, time.perf_counter() - start))
 
@@ -52,112 +93,78 @@ class EngineJobs:
         time.sleep(0.05)  # debounce typing
         if worker.is_cancelled or not prompt:
             return
-        try:
-            with self.engine_lock:
-                tokens = self.tracer.tokenize(prompt)
-        except Exception:  # a prompt that cannot be tokenized shows its error when traced
-            return
-        if not worker.is_cancelled:
-            self.post_message(Tokenized(prompt, tokens))
+        # A prompt that cannot be tokenized shows its error when traced: a failure posts nothing.
+        self._run(lambda: worker.is_cancelled, lambda: self.tracer.tokenize(prompt),
+                  lambda tokens, _s: Tokenized(prompt, tokens), lambda _why: None)
 
     @work(thread=True, exclusive=True, group="trace", exit_on_error=False)
     def trace_job(self, gen: int, request, session=None) -> None:
-        from ..core.errors import Cancelled
+        cancelled = self._cancel_check(lambda: gen == self.gen)
 
-        worker = get_current_worker()
+        def call():
+            trace = self.tracer.trace(request.prompt, target=request.target, target_id=request.target_id,
+                                      position=request.position, metric=request.metric,
+                                      foil=request.foil if request.metric == "logit-diff" else None,
+                                      top_k=self.top_k, should_cancel=cancelled)
+            extra = None
+            if session is not None and not cancelled():
+                expanded = tuple(model.Expansion(e["node"], e["offset"]) for e in session.expanded)
+                ablation = replay(trace, expanded, session.ablations, self.top_k, cancelled)
+                extra = {"expanded": expanded, "ablations": model.frozen_map(session.ablations),
+                         "ablation": ablation}
+            return trace, model.snapshot(trace), extra
 
-        def cancelled() -> bool:
-            return worker.is_cancelled or gen != self.ex.gen
-
-        start = time.perf_counter()
-        extra = None
-        try:
-            with self.engine_lock:
-                if cancelled():
-                    return
-                trace = self.tracer.trace(request.prompt, target=request.target, target_id=request.target_id,
-                                          position=request.position, metric=request.metric,
-                                          foil=request.contrast if request.metric == "logit-diff" else None,
-                                          top_k=self.top_k, should_cancel=cancelled)
-                if session is not None and not cancelled():
-                    extra = {"expanded": list(session.expanded), "ablations": dict(session.ablations)}
-                    extra["ablation"] = replay(trace, session.expanded, session.ablations, self.top_k, cancelled)
-        except Cancelled:
-            return
-        except Exception as err:
-            if not cancelled():
-                self._fail(gen, "trace" if session is None else "resume", err)
-            return
-        if not cancelled():
-            self.post_message(Traced(gen, request, trace, time.perf_counter() - start, extra))
+        failure = TraceFailed if session is None else ResumeFailed
+        self._run(cancelled, call,
+                  lambda r, seconds: Traced(gen, request, r[1], r[0], seconds, r[2]),
+                  lambda why: failure(gen, why))
 
     @work(thread=True, group="expand", exit_on_error=False)
     def expand_job(self, gen: int, trace, key: str, offset: int, tree_node) -> None:
-        try:
-            with self.engine_lock:
-                if gen != self.ex.trace_gen:
-                    return
+        cancelled = self._cancel_check(lambda: gen == self.trace_gen)
+
+        def call():
+            if key == TARGET:
                 nodes = trace.more(key, top_k=self.top_k, offset=offset)
-                total = trace.totals.get(key, len(nodes))
-        except Exception as err:
-            self._fail(gen, "expand", err, tree_node)
-            return
-        self.post_message(Expanded(gen, key, offset, nodes, total, tree_node))
+            else:
+                nodes = trace.expand([key], top_k=self.top_k, offset=offset, should_cancel=cancelled)[key]
+            return model.page(trace, key, offset, nodes)
+
+        self._run(cancelled, call, lambda page, _s: Expanded(gen, page, tree_node),
+                  lambda why: ExpandFailed(gen, why, tree_node))
 
     @work(thread=True, exclusive=True, group="ablate", exit_on_error=False)
     def ablate_job(self, gen: int, ablate_gen: int, trace, ablations: dict[str, float]) -> None:
-        try:
-            with self.engine_lock:
-                if ablate_gen != self.ex.ablate_gen:
-                    return
-                result = trace.ablate(ablations)
-        except Exception as err:
-            self._fail(gen, "ablate", err)
-            return
-        self.post_message(Ablated(gen, ablate_gen, result))
+        cancelled = self._cancel_check(lambda: ablate_gen == self.ablate_gen and gen == self.trace_gen)
+        self._run(cancelled, lambda: model.AblationRec.of(trace.ablate(ablations)),
+                  lambda result, _s: Ablated(gen, ablate_gen, result),
+                  lambda why: AblateFailed(gen, why, ablate_gen))
 
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
     def verify_job(self, gen: int, trace, parent: str, k: int) -> None:
-        worker = get_current_worker()
-        try:
-            with self.engine_lock:
-                if worker.is_cancelled:
-                    return
-                result = trace.verify(k=k, parent=parent)
-        except Exception as err:
-            self._fail(gen, "verify", err)
-            return
-        if not worker.is_cancelled:
-            self.post_message(Verified(gen, result))
+        """Esc cancels the worker; the engine sees it through ``should_cancel`` and stops its work."""
+        cancelled = self._cancel_check(lambda: gen == self.trace_gen)
+        self._run(cancelled, lambda: model.VerifyRec.of(trace.verify(k=k, parent=parent, should_cancel=cancelled)),
+                  lambda result, _s: Verified(gen, result), lambda why: VerifyFailed(gen, why))
 
     @work(thread=True, exclusive=True, group="details", exit_on_error=False)
-    def details_job(self, gen: int, trace, node) -> None:
+    def details_job(self, gen: int, trace, node_id) -> None:
         from .widgets.details import node_details
 
         worker = get_current_worker()
         time.sleep(0.03)  # debounce: holding j/k should not queue one job per row
+        cancelled = self._cancel_check(lambda: gen == self.trace_gen)
         if worker.is_cancelled:
             return
-        try:
-            with self.engine_lock:
-                details = node_details(trace, node)
-        except Exception as err:
-            self._fail(gen, "details", err)
-            return
-        if not worker.is_cancelled:
-            self.post_message(DetailsReady(gen, str(node.id), details))
+        self._run(cancelled, lambda: node_details(trace, node_id),
+                  lambda details, _s: DetailsReady(gen, str(node_id), details), lambda why: DetailsFailed(gen, why))
 
     @work(thread=True, group="export", exit_on_error=False)
     def export_job(self, gen: int, trace, path: str) -> None:
         from ..engine.graph import export_graph
 
-        try:
-            with self.engine_lock:
-                written = export_graph(trace.graph(), path)
-        except Exception as err:
-            self._fail(gen, "export", err)
-            return
-        self.post_message(Notice(f"graph exported to {written}"))
+        self._run(lambda: False, lambda: export_graph(trace.graph(), path),
+                  lambda written, _s: Notice(f"graph exported to {written}"), lambda why: ExportFailed(gen, why))
 
     @work(thread=True, group="save", exit_on_error=False)
     def save_job(self, seq: int, snapshot) -> None:

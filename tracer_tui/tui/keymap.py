@@ -7,6 +7,14 @@ from pathlib import Path
 
 from ..core import paths
 
+RENAMED = {"contrast": "foil"}  # binding ids renamed since (x sets the foil token); old keymaps keep working
+
+
+def _current_id(binding_id: str) -> str:
+    prefix = "tracer." if binding_id.startswith("tracer.") else ""
+    name = binding_id.removeprefix(prefix)
+    return prefix + RENAMED.get(name, name)
+
 
 def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
     """(binding id -> keys, error message or None). A missing file is an empty keymap."""
@@ -20,6 +28,6 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
     table = data.get("keys", data)
     if not isinstance(table, dict):
         return {}, f"keymap {path}: [keys] must be a table of binding id = \"keys\" (ignored)"
-    keymap = {str(k): str(v) for k, v in table.items() if isinstance(v, str)}
+    keymap = {_current_id(str(k)): str(v) for k, v in table.items() if isinstance(v, str)}
     bad = [k for k, v in table.items() if not isinstance(v, str)]
     return keymap, (f"keymap {path}: values must be key strings: {', '.join(bad)}" if bad else None)

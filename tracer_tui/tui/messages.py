@@ -1,94 +1,159 @@
-"""Messages that thread workers post back to the app. Every result carries the generation it belongs to,
-so a stale or cancelled result is dropped on arrival instead of reaching the screen."""
+"""Messages that thread workers post back to the app: one class per outcome. Every result carries the generation
+it belongs to, so a stale or cancelled result is dropped on arrival instead of reaching the screen. Results carry
+immutable records (``model``), never a live engine object that a worker may still change."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from textual.message import Message
 
 
+# ---- loading ----------------------------------------------------------------------------------------------------
+@dataclass
 class LoadProgress(Message):
-    def __init__(self, step: str, frac: float):
-        super().__init__()
-        self.step, self.frac = step, frac
+    step: str
+    frac: float
 
     def can_replace(self, message: Message) -> bool:  # only the newest progress matters
         return isinstance(message, LoadProgress)
 
 
+@dataclass
 class Loaded(Message):
-    def __init__(self, tracer: Any, seconds: float):
-        super().__init__()
-        self.tracer, self.seconds = tracer, seconds
+    tracer: Any
+    seconds: float
 
 
+@dataclass
 class Tokenized(Message):
-    def __init__(self, prompt: str, tokens: list[str]):
-        super().__init__()
-        self.prompt, self.tokens = prompt, tokens
+    prompt: str
+    tokens: list[str]
 
 
+# ---- results ----------------------------------------------------------------------------------------------------
+@dataclass
 class Traced(Message):
-    def __init__(self, gen: int, request: Any, trace: Any, seconds: float, replay: Any = None):
-        super().__init__()
-        self.gen, self.request, self.trace, self.seconds, self.replay = gen, request, trace, seconds, replay
+    gen: int
+    request: Any  # model.TraceRequest
+    trace: Any  # model.TraceSnapshot
+    live: Any  # the engine Trace, for later jobs only (widgets never read it)
+    seconds: float
+    replay: Any = None  # model.Exploration fields restored from a session (expanded, ablations, ablation)
 
 
+@dataclass
 class Expanded(Message):
-    def __init__(self, gen: int, parent: str, offset: int, nodes: list, total: int, tree_node: Any):
-        super().__init__()
-        self.gen, self.parent, self.offset, self.nodes, self.total = gen, parent, offset, nodes, total
-        self.tree_node = tree_node
+    gen: int
+    page: Any  # model.Page
+    tree_node: Any
 
 
+@dataclass
 class Ablated(Message):
-    def __init__(self, gen: int, ablate_gen: int, result: Any):
-        super().__init__()
-        self.gen, self.ablate_gen, self.result = gen, ablate_gen, result
+    gen: int
+    ablate_gen: int
+    result: Any  # model.AblationRec
 
 
+@dataclass
 class Verified(Message):
-    def __init__(self, gen: int, result: Any):
-        super().__init__()
-        self.gen, self.result = gen, result
+    gen: int
+    result: Any  # model.VerifyRec
 
 
+@dataclass
 class DetailsReady(Message):
-    def __init__(self, gen: int, node_id: str, details: dict):
-        super().__init__()
-        self.gen, self.node_id, self.details = gen, node_id, details
+    gen: int
+    node_id: str
+    details: Any  # read-only mapping
 
 
-class WorkFailed(Message):
-    def __init__(self, gen: int, what: str, message: str, tree_node: Any = None):
-        super().__init__()
-        self.gen, self.what, self.message, self.tree_node = gen, what, message, tree_node
-
-
+@dataclass
 class Notice(Message):
-    def __init__(self, text: str, error: bool = False):
-        super().__init__()
-        self.text, self.error = text, error
+    text: str
+    error: bool = False
 
 
+# ---- failures: one class per outcome ------------------------------------------------------------------------------
+@dataclass
+class JobFailed(Message):
+    """Base of every failure; ``text`` is the status line ("<what> failed: <why>")."""
+
+    gen: int
+    message: str
+    what: ClassVar[str] = "work"
+
+    @property
+    def text(self) -> str:
+        return f"{self.what} failed: {self.message}"
+
+
+@dataclass
+class LoadFailed(JobFailed):
+    what: ClassVar[str] = "load"
+
+
+@dataclass
+class TraceFailed(JobFailed):
+    what: ClassVar[str] = "trace"
+
+
+@dataclass
+class ResumeFailed(JobFailed):
+    """A session's trace or its replay failed (the session file is left unchanged)."""
+
+    what: ClassVar[str] = "resume"
+
+
+@dataclass
+class ExpandFailed(JobFailed):
+    tree_node: Any = None
+    what: ClassVar[str] = "expand"
+
+
+@dataclass
+class AblateFailed(JobFailed):
+    ablate_gen: int = 0
+    what: ClassVar[str] = "ablate"
+
+
+@dataclass
+class VerifyFailed(JobFailed):
+    what: ClassVar[str] = "verify"
+
+
+@dataclass
+class DetailsFailed(JobFailed):
+    what: ClassVar[str] = "details"
+
+
+@dataclass
+class ExportFailed(JobFailed):
+    what: ClassVar[str] = "export"
+
+
+# ---- contrast screen ----------------------------------------------------------------------------------------------
+@dataclass
 class JobProgress(Message):
     """Progress of a contrast-screen job (sampling, attribution, steering)."""
 
-    def __init__(self, gen: int, step: str, frac: float):
-        super().__init__()
-        self.gen, self.step, self.frac = gen, step, frac
+    gen: int
+    step: str
+    frac: float
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, JobProgress)
 
 
+@dataclass
 class JobDone(Message):
-    """A contrast-screen job's result (what ``ContrastJobs._job`` posts), tagged with the screen's job generation."""
+    """A contrast-screen job's result, tagged with the screen's job generation."""
 
-    def __init__(self, gen: int, result: Any, seconds: float):
-        super().__init__()
-        self.gen, self.result, self.seconds = gen, result, seconds
+    gen: int
+    result: Any
+    seconds: float
 
 
 class ContrastReady(JobDone):
@@ -101,3 +166,14 @@ class Steered(JobDone):
 
 class Focused(JobDone):
     """Where a contrast latent matters most in a completion: result = (latent id, Focus or None)."""
+
+
+@dataclass
+class ContrastFailed(JobFailed):
+    """A contrast-screen job failed; ``step`` names it for the status line (sample, mode, add, steer, open)."""
+
+    step: str = "contrast"
+
+    @property
+    def text(self) -> str:
+        return f"{self.step} failed: {self.message}"

@@ -21,7 +21,7 @@ from .. import format as fmt
 from ..bindings import bindings
 from ..contrast_jobs import GROUP, ContrastJobs
 from ..contrast_settings import ContrastSettings, parse_sizes, parse_strength, sizes_text, strength_text
-from ..messages import ContrastReady, Focused, JobProgress, Steered, WorkFailed
+from ..messages import ContrastFailed, ContrastReady, Focused, JobProgress, Steered
 from ..widgets.footer import TracerFooter
 from ..widgets.status import StatusLine
 from .ask import AskScreen
@@ -255,12 +255,12 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
         self.query_one("#contrast-steer", Static).update(Text(line))
         self.status.info(f"steered {msg.result.latent} in {msg.seconds:.1f} s")
 
-    def on_work_failed(self, msg: WorkFailed) -> None:
+    def on_contrast_failed(self, msg: ContrastFailed) -> None:
         msg.stop()
         if msg.gen != self.gen:
             return
         self.running = None
-        self.status.error(f"{msg.what} failed: {msg.message}")
+        self.status.error(msg.text)
 
     # ---- tables -----------------------------------------------------------------------------------------
     def _show_completions(self) -> None:

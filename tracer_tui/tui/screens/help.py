@@ -41,4 +41,4 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static("[bold]tracer-tui keys[/]  (Esc closes; remap ids in keymap.toml)")
-            yield Static(help_table(getattr(self.app, "_keymap", {})))
+            yield Static(help_table(getattr(self.app, "keymap", {})))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 from rich.console import Group
 from rich.text import Text
@@ -12,25 +14,25 @@ from textual.widgets import Static
 from .. import format as fmt
 
 
-def node_details(trace, node) -> dict:
-    """Everything the pane shows for one node (engine calls: run it in a worker)."""
-    site = trace.tracer.site_by_name[node.id.site]
-    latent = node.id.latent
+def node_details(trace, node_id) -> Mapping:
+    """Everything the pane shows for one node, read-only (engine calls: run it in a worker, under the lock)."""
+    site = trace.tracer.site_by_name[node_id.site]
+    latent = node_id.latent
     info = site.labels.get(latent) if latent is not None else None
-    promoted, suppressed = trace.logit_effects(node.id, n=6)
-    return {
-        "profile": trace.activation_profile(node.id),
-        "tokens": list(trace.tokens),
-        "root_attribution": trace.root_attribution(node.id),
-        "promoted": promoted,
-        "suppressed": suppressed,
+    promoted, suppressed = trace.logit_effects(node_id, n=6)
+    return MappingProxyType({
+        "profile": tuple(trace.activation_profile(node_id)),
+        "tokens": tuple(trace.tokens),
+        "root_attribution": trace.root_attribution(node_id),
+        "promoted": tuple(promoted),
+        "suppressed": tuple(suppressed),
         "info": info,
         "url": site.neuronpedia_url(latent) if latent is not None else None,
         "source": site.source,
-    }
+    })
 
 
-def render_node(node, parent: str, details: dict | None, scale: float | None, pair=None) -> Group:
+def render_node(node, parent: str, details: Mapping | None, scale: float | None, pair=None) -> Group:
     parts: list = []
     title = Text.assemble((fmt.node_name(node.id), "bold"), " ", fmt.token(node.token))
     parts.append(title)
@@ -75,7 +77,8 @@ def render_node(node, parent: str, details: dict | None, scale: float | None, pa
     return Group(*parts)
 
 
-def render_target(trace, ablation, ablations: dict[str, float]) -> Group:
+def render_target(trace, ablation, ablations: Mapping[str, float]) -> Group:
+    """The root row's pane, from a ``model.TraceSnapshot`` and the ablation records."""
     t = trace.target
     parts: list = [Text.assemble(("target ", "dim"), (fmt.token(t.token), "bold"), f" (id {t.id}) @{t.position}")]
     parts.append(Text.assemble(("metric ", "dim"), t.metric, (f" vs {fmt.token(t.foil)}" if t.foil else "")))

@@ -1,7 +1,8 @@
 """The latent tree: root = the target, children = the nodes that drive it, expanded lazily.
 
-Labels are drawn in ``render_label`` from each row's data and the app's exploration state (ablations,
-verify results), so any state change only needs ``refresh_rows()``.
+Labels are drawn in ``render_label`` from each row's data and the app's ``model.Exploration`` (the trace
+snapshot, ablations, verify results), which the app hands over with ``show_state``; the tree never reads a live
+engine ``Trace``. A state change only needs ``refresh_rows()``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
+from textual.widgets.tree import TreeNode, UnknownNodeID
 
 from ...core.nodes import TARGET
 from .. import format as fmt
@@ -24,8 +25,8 @@ from ..bindings import bindings
 @dataclass
 class Row:
     kind: str  # "root", "node", "more", "loading", "note"
-    node: Any = None  # engine Node for "node" rows
-    parent: str = TARGET  # key of the level this row belongs to (trace.children key)
+    node: Any = None  # model.NodeRec for "node" rows
+    parent: str = TARGET  # key of the level this row belongs to (snapshot.children key)
     text: str = ""
     loaded: int = 0  # "more" rows: rows already loaded at this level
     remaining: int = 0  # "more" rows: rows not loaded yet
@@ -56,11 +57,16 @@ class LatentTree(Tree[Row]):
         super().__init__("no trace yet", data=Row("note", text="no trace yet"), **kwargs)
         self.auto_expand = False
         self.guide_depth = 3
-        self.ex = exploration
+        self.ex = exploration  # model.Exploration: replaced (never changed) by the app through show_state
         self.colours = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff"}
         self._largest: dict[tuple[str, int], float] = {}  # (level, rows loaded) -> largest |attribution|
 
     # ---- building ---------------------------------------------------------------------------------
+    def show_state(self, exploration) -> None:
+        """The app's new state: labels are drawn from it from now on."""
+        self.ex = exploration
+        self.refresh_rows()
+
     def show_message(self, text: str) -> None:
         self.clear()
         self._largest.clear()
@@ -69,7 +75,7 @@ class LatentTree(Tree[Row]):
         self.refresh_rows()
 
     def show_trace(self, trace, expanded: set[str] | None = None) -> None:
-        """Rebuild from ``trace.children``; nodes in ``expanded`` open at their first occurrence."""
+        """Rebuild from a ``model.TraceSnapshot``; nodes in ``expanded`` open at their first occurrence."""
         self.clear()
         self._largest.clear()
         self.root.data = Row("root")
@@ -81,7 +87,7 @@ class LatentTree(Tree[Row]):
         self.refresh_rows()
 
     def _fill(self, tree_node: TreeNode, key: str, trace, expanded: set[str], opened: set[str]) -> None:
-        nodes = trace.children.get(key, [])
+        nodes = trace.children.get(key, ())
         self.add_rows(tree_node, key, nodes, trace.totals.get(key, len(nodes)), 0)
         for child in tree_node.children:
             ckey = child.data.key
@@ -90,10 +96,12 @@ class LatentTree(Tree[Row]):
                 self._fill(child, ckey, trace, expanded, opened)
                 child.expand()
 
-    def add_rows(self, tree_node: TreeNode, key: str, nodes, total: int, offset: int) -> None:
-        """Append a page of child rows (and a '… N more' row when the level has more eligible nodes)."""
+    def add_rows(self, tree_node: TreeNode, key: str, nodes, total: int, offset: int, trace=None) -> None:
+        """Append a page of child rows (and a '… N more' row when the level has more eligible nodes).
+
+        ``trace``: the snapshot that holds the page (default: the state's), for which rows can expand."""
         self.drop_placeholders(tree_node)
-        trace = self.ex.trace
+        trace = trace or self.ex.trace
         for node in nodes:
             row = Row("node", node=node, parent=key, upstream=trace is None or trace.has_upstream(node.id))
             if row.expandable:
@@ -113,7 +121,12 @@ class LatentTree(Tree[Row]):
 
     def alive(self, tree_node: TreeNode | None) -> bool:
         """Is this row still in the tree? (Node ids restart after a rebuild, so compare objects.)"""
-        return tree_node is not None and (tree_node is self.root or self._tree_nodes.get(tree_node.id) is tree_node)
+        if tree_node is None or tree_node is self.root:
+            return tree_node is not None
+        try:
+            return self.get_node_by_id(tree_node.id) is tree_node
+        except UnknownNodeID:
+            return False
 
     def add_loading(self, tree_node: TreeNode) -> None:
         tree_node.add_leaf("", data=Row("loading", text="loading…"))
@@ -122,10 +135,15 @@ class LatentTree(Tree[Row]):
         """Redraw every label (state such as ablations is shared by all occurrences of a latent).
 
         Labels only: the rows are unchanged, so the line list is kept and only visible lines are drawn again. A
-        full rebuild measures every label (over a second for 10,000 rows); adding rows rebuilds anyway.
+        full rebuild measures every label (over a second for 10,000 rows); adding rows rebuilds anyway. Public API
+        only: setting a row's ``allow_expand`` (to the value it has) marks the row changed, so its cached line is
+        drawn again when shown; ``TreeNode.refresh`` would do that too but repaints each row on its own (about 20
+        times slower over a few hundred rows). Rows under collapsed nodes are redrawn when they open.
         """
-        self._line_cache.clear()
-        self._updates += 1  # part of every cached line's key
+        for line in range(self.last_line + 1):
+            node = self.get_node_at_line(line)
+            if node is not None:
+                node.allow_expand = node.allow_expand
         self.refresh()
 
     # ---- keys -------------------------------------------------------------------------------------
@@ -171,7 +189,7 @@ class LatentTree(Tree[Row]):
             return
         trace = self.ex.trace
         key = data.key
-        if trace is not None and key in trace.children:
+        if trace is not None and key in trace.children:  # loaded at another occurrence of the same latent
             self.add_rows(node, key, trace.children[key], trace.totals.get(key, 0), 0)
             node.expand()
             return
@@ -189,13 +207,13 @@ class LatentTree(Tree[Row]):
     # ---- labels -----------------------------------------------------------------------------------
     def get_label_width(self, node: TreeNode[Row]) -> int:
         """The width ``render_label`` will have, without styling it (called for every row on a rebuild)."""
-        icon = node._allow_expand or (node.data is not None and node.data.kind == "node")
+        icon = node.allow_expand or (node.data is not None and node.data.kind == "node")
         return (2 if icon else 0) + self.row_text(node.data).cell_len
 
     def render_label(self, node: TreeNode[Row], base_style: Style, style: Style) -> Text:
         label = self.row_text(node.data)
         label.stylize(style)
-        if node._allow_expand:
+        if node.allow_expand:
             prefix = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE, base_style)
             return Text.assemble(prefix, label)
         return Text.assemble(("  ", base_style), label) if node.data and node.data.kind == "node" else label
@@ -252,7 +270,7 @@ class LatentTree(Tree[Row]):
         colour = self.colours["attr-positive" if node.attribution >= 0 else "attr-negative"]
         sign_style = Style(color=colour)
         trace = self.ex.trace
-        siblings = trace.children.get(row.parent, []) if trace is not None else []
+        siblings = trace.children.get(row.parent, ()) if trace is not None else ()
         total = (trace.abs_totals.get(row.parent) if trace is not None else None) or 1.0
         largest = self._level_largest(row.parent, siblings)
         share = abs(node.attribution) / total  # share of the whole level's |attribution|, not just loaded rows

@@ -27,11 +27,12 @@ class PredictionsPane(Vertical):
         yield Static("metric: logprob", id="metric")
         yield PredictionList(id="prediction-list")
 
-    def show(self, metric: str, contrast: str | None, position: int | None, predictions, target_id: int | None,
+    def show(self, metric: str, foil: str | None, position: int | None, predictions, target_id: int | None,
              ablated: bool = False) -> None:
+        """Draw from records (``model.PredictionRec``); ``foil``: logit-diff's subtracted token."""
         head = Text.assemble(("metric ", "dim"), (metric, "bold"))
-        if metric == "logit-diff" and contrast is not None:
-            head.append(f" vs {fmt.token(contrast)}")
+        if metric == "logit-diff" and foil is not None:
+            head.append(f" vs {fmt.token(foil)}")
         if position is not None:
             head.append(f"  next @{position}", "dim")
         if ablated:
@@ -47,7 +48,7 @@ class PredictionsPane(Vertical):
         lst.set_options(options)
         if options:
             lst.highlighted = min(highlighted or 0, len(options) - 1)
-        self._predictions = list(predictions)
+        self._predictions = tuple(predictions)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

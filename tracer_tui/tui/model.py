@@ -1,0 +1,227 @@
+"""What the user is exploring, as immutable plain data (no Textual, no torch).
+
+One owner: ``Exploration`` holds the request (prompt, position, target, metric, foil), a frozen snapshot of the
+trace on screen, the ablations and their result, verify results and the expansion log. The app keeps exactly one
+``Exploration`` and replaces it through a single setter; widgets draw from it and never see the live engine
+``Trace``. Worker threads build snapshots with ``snapshot(trace)`` under the engine lock and post them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from ..core.nodes import TARGET, NodeId
+
+EMPTY: Mapping = MappingProxyType({})
+
+
+def frozen_map(items) -> Mapping:
+    return MappingProxyType(dict(items))
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    prompt: str
+    position: int | None = None  # None: the last position
+    target: str | None = None  # a token string typed by the user
+    target_id: int | None = None  # a chosen prediction (wins over ``target``)
+    metric: str = "logprob"
+    foil: str | None = None  # logit-diff's subtracted token
+
+    def with_(self, **changes) -> "TraceRequest":
+        return replace(self, **changes)
+
+    def describe(self) -> str:
+        where = "last position" if self.position is None else f"position {self.position}"
+        what = (f"token id {self.target_id}" if self.target_id is not None
+                else repr(self.target) if self.target is not None else "top prediction")
+        extra = f" vs {self.foil!r}" if self.metric == "logit-diff" else ""
+        return f"{what} at {where}, {self.metric}{extra}"
+
+
+# ---- immutable records (copies of the engine's mutable dataclasses) -----------------------------------------
+@dataclass(frozen=True)
+class NodeRec:
+    id: NodeId
+    parent: str
+    layer: int
+    token: str
+    activation: float
+    attribution: float
+    label: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "error" if self.id.is_error else "latent"
+
+    @classmethod
+    def of(cls, node) -> "NodeRec":
+        if isinstance(node, NodeRec):
+            return node
+        return cls(node.id, node.parent, node.layer, node.token, node.activation, node.attribution, node.label)
+
+
+@dataclass(frozen=True)
+class TargetRec:
+    token: str
+    id: int
+    position: int
+    metric: str
+    value: float
+    prob: float
+    foil: str | None = None
+    foil_id: int | None = None
+
+    @classmethod
+    def of(cls, t) -> "TargetRec":
+        return cls(t.token, t.id, t.position, t.metric, t.value, t.prob, t.foil, t.foil_id)
+
+
+@dataclass(frozen=True)
+class PredictionRec:
+    token: str
+    id: int
+    prob: float
+
+
+def predictions(preds) -> tuple[PredictionRec, ...]:
+    return tuple(PredictionRec(p.token, p.id, p.prob) for p in preds)
+
+
+@dataclass(frozen=True)
+class AblationRec:
+    interventions: tuple  # engine Interventions (frozen)
+    value: float
+    prob: float
+    delta: float
+    estimated_delta: float
+    top_predictions: tuple[PredictionRec, ...] = ()
+
+    @classmethod
+    def of(cls, r) -> "AblationRec":
+        return cls(tuple(r.interventions), r.value, r.prob, r.delta, r.estimated_delta,
+                   predictions(r.top_predictions))
+
+
+@dataclass(frozen=True)
+class VerifyPairRec:
+    id: NodeId
+    estimated: float
+    actual: float
+
+
+@dataclass(frozen=True)
+class VerifyRec:
+    parent: str
+    pairs: tuple[VerifyPairRec, ...]
+    spearman: float | None
+
+    @property
+    def k(self) -> int:
+        return len(self.pairs)
+
+    @classmethod
+    def of(cls, r) -> "VerifyRec":
+        return cls(r.parent, tuple(VerifyPairRec(p.id, p.estimated, p.actual) for p in r.pairs), r.spearman)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """One loaded page: ``node``'s children from ``offset`` (the session file's ``expanded`` entries)."""
+
+    node: str
+    offset: int
+
+    def to_json(self) -> dict:
+        return {"node": self.node, "offset": self.offset}
+
+
+@dataclass(frozen=True, eq=False)
+class TraceSnapshot:
+    """The trace as the screen shows it: never changes; an expansion makes a new one (``with_page``)."""
+
+    target: TargetRec
+    tokens: tuple[str, ...]
+    predictions: tuple[PredictionRec, ...]
+    children: Mapping[str, tuple[NodeRec, ...]]  # parent key -> loaded children, best first
+    totals: Mapping[str, int]  # parent -> number of eligible nodes ("… N more")
+    abs_totals: Mapping[str, float]  # parent -> sum of |attribution| over them (shares)
+    upstream: frozenset[str] = frozenset()  # loaded node ids that can be expanded (SAE sites before their own)
+
+    @property
+    def nodes(self) -> tuple[NodeRec, ...]:
+        return self.children.get(TARGET, ())
+
+    def has_upstream(self, node_id) -> bool:
+        return str(node_id) in self.upstream
+
+    def with_page(self, page: "Page") -> "TraceSnapshot":
+        """This snapshot plus one loaded page (what the engine did to its own children lists)."""
+        known = self.children.get(page.parent, ()) if page.offset else ()
+        return replace(self, children=frozen_map({**self.children, page.parent: known + page.nodes}),
+                       totals=frozen_map({**self.totals, page.parent: page.total}),
+                       abs_totals=frozen_map({**self.abs_totals, page.parent: page.abs_total}),
+                       upstream=self.upstream | page.upstream)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of one parent's children as an expand job loaded it."""
+
+    parent: str
+    offset: int
+    nodes: tuple[NodeRec, ...]
+    total: int
+    abs_total: float
+    upstream: frozenset[str]
+
+
+def _upstream(trace, nodes) -> frozenset[str]:
+    return frozenset(str(n.id) for n in nodes if trace.has_upstream(n.id))
+
+
+def page(trace, parent: str, offset: int, nodes) -> Page:
+    """A loaded page as records (run it under the engine lock, right after the engine call)."""
+    recs = tuple(NodeRec.of(n) for n in nodes)
+    return Page(parent, offset, recs, trace.totals.get(parent, len(recs)), trace.abs_totals.get(parent, 0.0),
+                _upstream(trace, recs))
+
+
+def snapshot(trace) -> TraceSnapshot:
+    """Freeze a live engine Trace (run it under the engine lock: workers mutate the trace)."""
+    children = {k: tuple(NodeRec.of(n) for n in v) for k, v in trace.children.items()}
+    upstream = frozenset().union(*(_upstream(trace, v) for v in children.values()))
+    return TraceSnapshot(target=TargetRec.of(trace.target), tokens=tuple(trace.tokens),
+                         predictions=predictions(trace.top_predictions), children=MappingProxyType(children),
+                         totals=frozen_map(trace.totals), abs_totals=frozen_map(trace.abs_totals), upstream=upstream)
+
+
+@dataclass(frozen=True, eq=False)
+class Exploration:
+    """Everything the screen shows. ``request`` is the request of the trace on screen, or (before any trace) the
+    metric and foil the next trace will use; a request that fails never reaches it."""
+
+    request: TraceRequest = field(default_factory=lambda: TraceRequest(""))
+    trace: TraceSnapshot | None = None
+    ablations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # node id -> scale, shared by every occurrence
+    ablation: AblationRec | None = None  # result for the current ablations, or None
+    verify: Mapping[str, VerifyRec] = field(default_factory=lambda: EMPTY)  # parent key -> result
+    expanded: tuple[Expansion, ...] = ()  # pages in the order they were loaded
+    details: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # node id -> details pane data (read-only mappings)
+
+    def with_(self, **changes) -> "Exploration":
+        for name in ("ablations", "verify", "details"):
+            if name in changes and not isinstance(changes[name], MappingProxyType):
+                changes[name] = frozen_map(changes[name])
+        return replace(self, **changes)
+
+    def verify_pair(self, parent: str, node_id: str):
+        result = self.verify.get(parent)
+        if result is None:
+            return None
+        for pair in result.pairs:
+            if str(pair.id) == node_id:
+                return pair
+        return None
