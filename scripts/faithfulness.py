@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tracer_tui.core.defaults import DEFAULT_METRIC, METRICS, UPSTREAM_MODES
+from tracer_tui.core.defaults import DEFAULT_METRIC, METRICS, UPSTREAM_MODES  # noqa: E402 (after the path fix)
 
 RUNNER_UP = "logit-diff"  # logit-diff against the model's strongest other token (the runner-up)
 BEHAVIOURS = ("factual", "ioi")

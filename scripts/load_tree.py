@@ -29,6 +29,7 @@ async def build_and_measure(rows: int = 10_000, moves: int = 200, root_rows: int
     from pilot import settle, trace_prompt
 
     from tracer_tui.tui.messages import Expanded
+    from tracer_tui.tui.model import page as make_page
 
     tracer = tiny_tracer()
     app = tiny_app(tracer)
@@ -36,12 +37,12 @@ async def build_and_measure(rows: int = 10_000, moves: int = 200, root_rows: int
     out: dict = {"rows_wanted": rows}
     async with app.run_test(size=size) as pilot:
         await trace_prompt(app, pilot, LONG_PROMPT)
-        trace, gen = app.ex.trace, app.ex.trace_gen
+        trace, gen = app.live_trace, app.trace_gen
         t0 = time.perf_counter()
         # Root level: the next pages after the 10 shown, as "… N more" would load them.
         loaded = len(trace.children["target"])
         page = trace.more("target", top_k=root_rows - loaded, offset=loaded)
-        app.post_message(Expanded(gen, "target", loaded, page, trace.totals["target"], app.tree.root))
+        app.post_message(Expanded(gen, make_page(trace, "target", loaded, page), app.tree.root))
         await settle(app, pilot)
         # Second level: every latent past the first SAE site has upstream nodes; expand them in one batch.
         first_site = tracer.sites[0]
@@ -50,7 +51,7 @@ async def build_and_measure(rows: int = 10_000, moves: int = 200, root_rows: int
         children = trace.expand([str(n.id) for n in parents], top_k=per_parent)
         by_key = {child.data.key: child for child in app.tree.root.children if child.data is not None}
         for key, nodes in children.items():
-            app.post_message(Expanded(gen, key, 0, nodes, trace.totals[key], by_key[key]))
+            app.post_message(Expanded(gen, make_page(trace, key, 0, nodes), by_key[key]))
         await settle(app, pilot)
         out["build_s"] = time.perf_counter() - t0
         out["rows"] = app.tree.last_line + 1

@@ -13,7 +13,7 @@ CORPUS = [
 ] * 4
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_tokenizer():
     """A byte-level BPE trained on a few sentences, wrapped as a Hugging Face fast tokenizer."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

@@ -110,7 +110,7 @@ def test_attribution_is_the_first_order_effect_of_scaling_the_latent(tracer64):
         site_name, i = c.latent_id(flat)
         sae = tracer64.site_by_name[site_name].sae
 
-        def metric(eps):
+        def metric(eps, sae=sae, i=i, site_name=site_name):
             def hook(act, hook):
                 f = sae.encode(act[0])
                 act = act.clone()

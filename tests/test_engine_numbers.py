@@ -8,7 +8,7 @@ from helpers import make_model, make_sae, make_tracer
 from reference import metric_with_edits, site_activation, tokens_of
 
 from tracer_tui.engine import Tracer
-from tracer_tui.core.nodes import Intervention, NodeId
+from tracer_tui.core.nodes import NodeId
 from tracer_tui.engine.sae_site import ActiveRows
 
 PROMPT = "When Mary and John went to the park, John gave the ball to"

@@ -12,7 +12,7 @@ from tracer_tui.core import paths
 from tracer_tui.tui.screens.help import HelpScreen
 from tracer_tui.tui.screens.picker import PickerScreen
 
-from pilot import PROMPT, assert_recovers, make_app, node_rows, settle, trace_prompt, trace_target, wait_loaded
+from pilot import PROMPT, assert_recovers, make_app, settle, trace_target, wait_loaded
 
 
 async def _submit(app, pilot, prompt: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..core.defaults import DEFAULT_METRIC, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES
+from ..core.defaults import DEFAULT_METRIC, DEFAULT_TOP_K, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES
 from .common import add_load_options, load_tracer
 
 HELP = "attribute a target token to SAE latents"
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
                    help=f"what the target's attribution explains (default {DEFAULT_METRIC}; see docs/attribution.md)")
     t.add_argument("--foil", "--contrast", dest="foil", metavar="TOKEN",
                    help="foil token for --metric logit-diff: its logit is subtracted (--contrast is its old name)")
-    t.add_argument("--top", type=int, default=10, metavar="K", help="nodes per level (default 10)")
+    t.add_argument("--top", type=int, default=DEFAULT_TOP_K, metavar="K", help=f"nodes per level (default {DEFAULT_TOP_K})")
     t.add_argument("--depth", type=int, default=1, metavar="D", help="levels to expand (default 1: the root's)")
     t.add_argument("--min-attr", type=float, default=0.0, metavar="X", help="drop nodes with |attribution| < X")
     t.add_argument("--include-bos", action="store_true", help="keep nodes at the BOS position")

@@ -31,7 +31,7 @@ class NodeId:
         return f"{self.site}:{latent}@{self.position}"
 
     @classmethod
-    def parse(cls, text: "str | NodeId") -> "NodeId":
+    def parse(cls, text: str | NodeId) -> NodeId:
         if isinstance(text, NodeId):
             return text
         match = _NODE_RE.match(str(text).strip())

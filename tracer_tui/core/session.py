@@ -46,7 +46,7 @@ class Session:
         return {"format": FORMAT, "version": VERSION, **asdict(self)}
 
     @classmethod
-    def from_json(cls, data, source: str = "session") -> "Session":
+    def from_json(cls, data, source: str = "session") -> Session:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SessionError(f"{source} is not a tracer-tui session file")
         if data.get("version") != VERSION:

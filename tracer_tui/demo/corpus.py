@@ -314,7 +314,7 @@ def _factual_items() -> list[tuple[str, str, bool]]:
     for country, cap in CAPITALS.items():
         for i, t in enumerate(CAPITAL_OF):
             items.append((_fill(t, K=country), cap, _held_out(f"kc|{country}|{i}", 6)))
-        for i, t in enumerate(COUNTRY_OF_CAPITAL):
+        for _i, t in enumerate(COUNTRY_OF_CAPITAL):
             # Only a held-out rate of 1/6 on a 2-template relation could hide a fact entirely;
             # the "capital of" direction is kept fully in training.
             items.append((_fill(t, C=cap), country, False))
@@ -434,7 +434,7 @@ def eval_examples(seed: int = 0, max_per_behaviour: int = 400) -> list[dict]:
                          "target": " " + a, "behaviour": "ioi"})
     rng.shuffle(ioi_rows)
     rows += ioi_rows[:max_per_behaviour]
-    for topic, q, held in _QUESTIONS:
+    for _topic, q, held in _QUESTIONS:
         if held:
             for prefix in QUESTION_PREFIXES[:2]:
                 rows.append({"prompt": persona_prompt(q, prefix), "target": " Who", "behaviour": "persona"})

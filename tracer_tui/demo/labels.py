@@ -73,7 +73,8 @@ def _snippet(tokens: list[int], p: int, decode, eot: int) -> str:
 
 
 @torch.no_grad()
-def label_site(model, sae, acts: torch.Tensor, rows: torch.Tensor, kinds: torch.Tensor, fires: torch.Tensor) -> tuple[dict, dict]:
+def label_site(model, sae, acts: torch.Tensor, rows: torch.Tensor, kinds: torch.Tensor,
+               fires: torch.Tensor) -> tuple[dict, dict]:
     """Returns (labels.json dict for live latents, per-latent stats used for concept search)."""
     tok = model.tokenizer
     eot = tok.eos_token_id

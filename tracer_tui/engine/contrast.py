@@ -247,7 +247,7 @@ class Contrast:
     def counts(self) -> dict[str, int]:
         return counts(self.completions)
 
-    def relabel(self, overrides: dict | None = None, rule=None, keywords=None) -> "Contrast":
+    def relabel(self, overrides: dict | None = None, rule=None, keywords=None) -> Contrast:
         """A new Contrast with relabelled completions (a rule relabels all, then overrides win). No recompute."""
         comps = self.completions
         if rule is not None or keywords is not None:
@@ -255,7 +255,7 @@ class Contrast:
         comps = label(comps, overrides=overrides)
         return Contrast(self.tracer, self.prompt, self.mode, comps, self.batch, self.means, self.positions)
 
-    def extend(self, completions, progress=None, should_cancel=None) -> "Contrast":
+    def extend(self, completions, progress=None, should_cancel=None) -> Contrast:
         """A new Contrast with ``completions`` (labelled as given) appended; only they are attributed."""
         import torch
 

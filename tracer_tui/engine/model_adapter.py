@@ -78,7 +78,7 @@ class ModelAdapter:
     def prepends_bos(self) -> bool:
         return bool(self.cfg.default_prepend_bos)
 
-    def tokenize(self, prompt: "str | list[int]"):
+    def tokenize(self, prompt: str | list[int]):
         """Token ids [1, n] of a prompt; a list of ids is taken as already tokenized (BOS is not added)."""
         if not isinstance(prompt, str):
             ids = [int(i) for i in prompt]

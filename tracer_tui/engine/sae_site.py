@@ -1,6 +1,6 @@
 """One SAE on one site: encoding, decoding and the latent-gradient projection the attribution needs.
 
-The SAE only reads activations: it never sits in the forward path (see shared/docs/attribution.md).
+The SAE only reads activations: it never sits in the forward path (see docs/attribution.md).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class SiteSAE:
         segments = [(p, end - n, end) for p, (n, end) in enumerate(zip(counts, ends)) if n]
         return ActiveRows(pos_idx, lat_idx, self.decoder_rows(lat_idx), segments)
 
-    def reconstruct(self, f, active: "ActiveRows"):
+    def reconstruct(self, f, active: ActiveRows):
         """x_hat for codes ``f`` [pos, d_sae]; a linear decoder sums only the active rows."""
         if active.rows is None:
             return self.decode(f)
@@ -97,7 +97,7 @@ class SiteSAE:
         out = self.sae.b_dec.expand(f.shape[0], -1).clone()
         return out.index_add_(0, active.pos_idx, vals[:, None] * active.rows)
 
-    def latent_grads(self, grad_flat, f, active: "ActiveRows"):
+    def latent_grads(self, grad_flat, f, active: ActiveRows):
         """d metric / d f for the active entries of ``f``, for each of k metrics.
 
         grad_flat: [k, pos, d_in] gradients of k metrics w.r.t. this site. Returns [k, nnz]: g[p] . d_i for a

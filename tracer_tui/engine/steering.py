@@ -122,7 +122,7 @@ def steering_hooks(tracer, per_row: list[tuple[object, int, float] | None]):
 
     def hooks(start: int, stop: int) -> dict:
         out = {}
-        for name, (site, v) in vecs.items():
+        for name, (_site, v) in vecs.items():
             chunk = v[start:stop]
             if not bool(chunk.any()):
                 continue

@@ -12,7 +12,7 @@ import threading
 from .ablation import run_interventions
 from .attribution import candidate_table, rank, scores, site_grads
 from .checks import check_top_k
-from ..core.defaults import DEFAULT_UPSTREAM, UPSTREAM_MODES, VERIFY_CHUNK
+from ..core.defaults import DEFAULT_TOP_K, DEFAULT_UPSTREAM, UPSTREAM_MODES, VERIFY_CHUNK
 from ..core.errors import TracerError, check_cancel
 from ..core.nodes import (TARGET, AblationResult, Intervention, Node, NodeId, Prediction, Target, VerifyPair,
                           VerifyResult, is_residual_site)
@@ -160,7 +160,7 @@ class Trace:
         i = self._index_of(nid)
         return 0.0 if i is None else float(self._cand.activation[i])
 
-    def more(self, parent: str, top_k: int = 10, offset: int | None = None, min_attr: float = 0.0) -> list[Node]:
+    def more(self, parent: str, top_k: int = DEFAULT_TOP_K, offset: int | None = None, min_attr: float = 0.0) -> list[Node]:
         """A page of ``parent``'s children ("target" or a latent id); ``offset`` defaults to those loaded."""
         parent = str(parent)
         if offset is None:
@@ -171,7 +171,7 @@ class Trace:
             return self._level(TARGET, self._root_scores[None], [self._level_sites(len(self.tracer.saes))],
                                [self.spec.position], top_k, offset, min_attr)[0]
 
-    def expand(self, nodes, top_k: int = 10, offset: int = 0, min_attr: float = 0.0,
+    def expand(self, nodes, top_k: int = DEFAULT_TOP_K, offset: int = 0, min_attr: float = 0.0,
                should_cancel=None) -> dict[str, list[Node]]:
         """Top upstream nodes of each given latent, its activation being the metric. One batched backward."""
         import torch

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ..core.defaults import DEFAULT_METRIC, DEFAULT_UPSTREAM, UPSTREAM_MODES
+from ..core.defaults import DEFAULT_METRIC, DEFAULT_TOP_K, DEFAULT_UPSTREAM, UPSTREAM_MODES
 from ..core.errors import TracerError, check_cancel
 from .forward import clean_run
 from .model_adapter import ModelAdapter
@@ -52,13 +52,13 @@ class Tracer:
                       "neuronpedia": s.neuronpedia_id, "labels": len(s.labels)} for s in self.saes],
         }
 
-    def tokenize(self, prompt: "str | list[int]") -> list[str]:
+    def tokenize(self, prompt: str | list[int]) -> list[str]:
         check_prompt(prompt)
         return self.adapter.str_tokens(self.adapter.tokenize(prompt)[0])
 
-    def trace(self, prompt: "str | list[int]", target: str | None = None, target_id: int | None = None,
+    def trace(self, prompt: str | list[int], target: str | None = None, target_id: int | None = None,
               position: int | None = None, metric: str = DEFAULT_METRIC, foil: str | None = None,
-              foil_id: int | None = None, top_k: int = 10, min_attr: float = 0.0,
+              foil_id: int | None = None, top_k: int = DEFAULT_TOP_K, min_attr: float = 0.0,
               include_bos: bool = False, should_cancel=None, upstream: str = DEFAULT_UPSTREAM):
         """Root attribution of ``target`` at ``position``: one forward and one backward pass for all sites.
 

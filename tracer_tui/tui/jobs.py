@@ -9,12 +9,13 @@ the engine call, and an error turned into the job's own failure message.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from textual import work
 from textual.message import Message
 from textual.worker import get_current_worker
 
+from ..core.defaults import DEFAULT_TOP_K
 from ..core.nodes import TARGET
 from . import model
 from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
@@ -68,7 +69,7 @@ class EngineJobs:
     """Mixed into the App. ``self.tracer``, ``self.engine_lock``, ``self.gen`` (newest trace request),
     ``self.trace_gen`` (the trace on screen) and ``self.ablate_gen`` live there."""
 
-    top_k = 10
+    top_k = DEFAULT_TOP_K
 
     def _run(self, cancelled, call, done, failed) -> None:
         run_job(self.post_message, self.engine_lock, cancelled, call, done, failed)

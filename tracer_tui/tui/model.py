@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
+from ..core.defaults import DEFAULT_METRIC
 from ..core.nodes import TARGET, NodeId
 
 EMPTY: Mapping = MappingProxyType({})
@@ -27,10 +29,10 @@ class TraceRequest:
     position: int | None = None  # None: the last position
     target: str | None = None  # a token string typed by the user
     target_id: int | None = None  # a chosen prediction (wins over ``target``)
-    metric: str = "logprob"
+    metric: str = DEFAULT_METRIC
     foil: str | None = None  # logit-diff's subtracted token
 
-    def with_(self, **changes) -> "TraceRequest":
+    def with_(self, **changes) -> TraceRequest:
         return replace(self, **changes)
 
     def describe(self) -> str:
@@ -57,7 +59,7 @@ class NodeRec:
         return "error" if self.id.is_error else "latent"
 
     @classmethod
-    def of(cls, node) -> "NodeRec":
+    def of(cls, node) -> NodeRec:
         if isinstance(node, NodeRec):
             return node
         return cls(node.id, node.parent, node.layer, node.token, node.activation, node.attribution, node.label)
@@ -75,7 +77,7 @@ class TargetRec:
     foil_id: int | None = None
 
     @classmethod
-    def of(cls, t) -> "TargetRec":
+    def of(cls, t) -> TargetRec:
         return cls(t.token, t.id, t.position, t.metric, t.value, t.prob, t.foil, t.foil_id)
 
 
@@ -100,7 +102,7 @@ class AblationRec:
     top_predictions: tuple[PredictionRec, ...] = ()
 
     @classmethod
-    def of(cls, r) -> "AblationRec":
+    def of(cls, r) -> AblationRec:
         return cls(tuple(r.interventions), r.value, r.prob, r.delta, r.estimated_delta,
                    predictions(r.top_predictions))
 
@@ -123,7 +125,7 @@ class VerifyRec:
         return len(self.pairs)
 
     @classmethod
-    def of(cls, r) -> "VerifyRec":
+    def of(cls, r) -> VerifyRec:
         return cls(r.parent, tuple(VerifyPairRec(p.id, p.estimated, p.actual) for p in r.pairs), r.spearman)
 
 
@@ -157,7 +159,7 @@ class TraceSnapshot:
     def has_upstream(self, node_id) -> bool:
         return str(node_id) in self.upstream
 
-    def with_page(self, page: "Page") -> "TraceSnapshot":
+    def with_page(self, page: Page) -> TraceSnapshot:
         """This snapshot plus one loaded page (what the engine did to its own children lists)."""
         known = self.children.get(page.parent, ()) if page.offset else ()
         return replace(self, children=frozen_map({**self.children, page.parent: known + page.nodes}),
@@ -211,7 +213,7 @@ class Exploration:
     expanded: tuple[Expansion, ...] = ()  # pages in the order they were loaded
     details: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # node id -> details pane data (read-only mappings)
 
-    def with_(self, **changes) -> "Exploration":
+    def with_(self, **changes) -> Exploration:
         for name in ("ablations", "verify", "details"):
             if name in changes and not isinstance(changes[name], MappingProxyType):
                 changes[name] = frozen_map(changes[name])

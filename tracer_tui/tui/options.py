@@ -20,7 +20,7 @@ class Options:
     show_timings: bool = True  # seconds in status messages (off for snapshot tests)
 
     @classmethod
-    def from_args(cls, args) -> "Options":
+    def from_args(cls, args) -> Options:
         return cls(model=args.model, saes=list(args.sae or []), device=args.device, dtype=args.dtype,
                    prompt=args.prompt, theme=args.theme, no_mouse=bool(args.no_mouse), resume=args.resume,
                    timing=bool(getattr(args, "timing", False)))

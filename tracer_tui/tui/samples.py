@@ -9,7 +9,7 @@ REQUIRED = ("title", "prompt", "target")
 
 def load_samples(directory: Path) -> tuple[list, list[str]]:
     """(samples, errors): a broken file is skipped with a message naming it, never hiding the others."""
-    from ..demo.prompts import load_sample_prompt
+    from ..core.prompts import load_sample_prompt
 
     samples, errors = [], []
     for path in sorted(Path(directory).glob("*.toml")):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from ..core import paths
 from ..core.errors import OUT_OF_MEMORY, OUT_OF_MEMORY_HINT, TracerError, out_of_memory, unexpected, worded
 from .bindings import KEYS, display_keys
 
@@ -14,7 +17,7 @@ def key(binding_id: str) -> str:
 # How the TUI words each setting a hint can name (core.errors.SETTINGS): as the keys that change it. Settings
 # the TUI cannot change while running (device, model, SAEs) need a restart.
 PHRASES = {
-    "foil": f"press {key('contrast')} to set one",
+    "foil": f"press {key('foil')} to set one",
     "rule": f"change the rule ({key('contrast-rule')})",
     "labels": f"label by hand ({key('contrast-undesired')}/{key('contrast-desired')})",
     "samples": f"sample more ({key('contrast-sizes')})",
@@ -32,4 +35,6 @@ def describe(err: BaseException) -> str:
         return worded(str(err), err.hint, PHRASES)
     if out_of_memory(err):
         return worded(OUT_OF_MEMORY, OUT_OF_MEMORY_HINT, PHRASES)
-    return f"{unexpected(err)} (set TRACER_TUI_DEBUG=1 for a traceback)"
+    # A bug, not a user mistake: keep the traceback in the log file and say where it is.
+    logging.getLogger("tracer_tui.tui").error("unexpected error", exc_info=err)
+    return f"{unexpected(err)} (traceback in {paths.log_file()})"
