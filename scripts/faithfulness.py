@@ -36,9 +36,10 @@ BEHAVIOURS = ("factual", "ioi")
 
 
 def eval_items(behaviours=BEHAVIOURS, limit: int | None = None) -> list[dict]:
-    from tracer_tui.demo.bundle_format import read_eval
+    from tracer_tui.core.shipped import demo_bundle_dir
+    from tracer_tui.engine.bundle import read_eval
 
-    rows = read_eval(ROOT / "tracer_tui" / "demo" / "bundle")
+    rows = read_eval(demo_bundle_dir())
     out = []
     for b in behaviours:
         picked = [r for r in rows if r["behaviour"] == b]
