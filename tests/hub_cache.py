@@ -121,6 +121,9 @@ def add_gpt2(hub: Path) -> Path:
 
     from helpers import tiny_tokenizer
 
+    from tracer_tui.engine.quiet import disable_progress_bars
+
+    disable_progress_bars()  # save_pretrained's "Writing model shards" bar
     tok = tiny_tokenizer()
     # n_ctx: the real gpt2 config.json has it and TransformerLens reads it (transformers 5 no longer writes it).
     cfg = GPT2Config(vocab_size=len(tok), n_positions=N_CTX, n_ctx=N_CTX, n_embd=D_MODEL, n_layer=N_LAYERS, n_head=N_HEADS,
