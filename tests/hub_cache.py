@@ -133,7 +133,7 @@ def add_gpt2(hub: Path) -> Path:
     model = GPT2LMHeadModel(cfg)
     with torch.no_grad():  # larger weights than the default init, so attributions are far from zero
         g = _gen(0)
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             if p.dim() > 1:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.3)
     repo = HubRepo(hub, "gpt2")

@@ -174,7 +174,7 @@ def test_every_missing_id_is_listed_before_the_model_loads(capsys, offline, monk
     assert code == 2 and out == ""
     for missing in ("'blocks.3.nope'", "'nope2'", "'gpt2-small-res-jx'", "'blocks.99.hook_z'"):
         assert missing in err, err
-    assert "2 unknown SAE ids in release 'gpt2-small-res-jb'" in err
+    assert "unknown SAE ids 'blocks.3.nope', 'nope2' in release 'gpt2-small-res-jb'" in err
     assert "did you mean gpt2-small-res-jb" in err
     assert len(reads) == 1  # the registry is read once
 
@@ -244,7 +244,7 @@ def test_probe_gives_up_within_its_timeout(monkeypatch):
 
     def connect(address, timeout=None):
         seen.update(address=address, timeout=timeout)
-        raise socket.timeout()
+        raise TimeoutError()
 
     monkeypatch.setattr(socket, "create_connection", connect)
     monkeypatch.delenv("HTTPS_PROXY", raising=False)

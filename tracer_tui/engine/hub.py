@@ -68,7 +68,7 @@ def probe(timeout: float = PROBE_TIMEOUT_S) -> str | None:
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None
-    except socket.timeout:
+    except TimeoutError:
         return f"no answer from {host} in {timeout:g} s"
     except OSError as err:
         return f"{host}: {err.strerror or err}"

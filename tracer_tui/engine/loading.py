@@ -143,17 +143,19 @@ def expand_sae_specs(specs: Iterable[str]) -> list[tuple[str, str | None, Path |
 
 
 def _unknown_message(releases: dict[str, list[str]], ids: dict[str, list[str]], registry) -> str:
+    """One line naming every unknown release and id: e.g. ``unknown SAE release 'x' (did you mean y?); unknown
+    SAE ids 'a', 'b' in release 'r'; e.g. c, d``."""
     parts = []
     for release, close in releases.items():
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        hint = f" (did you mean {', '.join(close)}?)" if close else " (see SAE-Lens's pretrained_saes.yaml)"
         parts.append(f"unknown SAE release {release!r}{hint}")
     for release, missing in ids.items():
         known = list(registry[release].saes_map)
         close = list(dict.fromkeys(c for m in missing for c in difflib.get_close_matches(m, known, n=2)))[:3]
         names = ", ".join(repr(m) for m in missing)
-        parts.append(f"{len(missing)} unknown SAE id{'s' if len(missing) > 1 else ''} in release {release!r}: "
-                     f"{names} (it has {len(known)} ids, e.g. {', '.join(close or known[:3])})")
-    return "; ".join(parts) + " (see SAE-Lens's pretrained_saes.yaml)"
+        parts.append(f"unknown SAE id{'s' if len(missing) > 1 else ''} {names} in release {release!r}; "
+                     f"e.g. {', '.join(close or known[:3])}")
+    return "; ".join(parts)
 
 
 def model_kwargs_for(entries) -> dict:
@@ -220,7 +222,8 @@ def uses_hub(model_path: Path | None, entries) -> bool:
 
 def precheck_saes(adapter: ModelAdapter, entries) -> None:
     """Refuse registry SAEs that cannot fit the model from their config alone (cfg.json, or nothing for formats
-    whose config SAE-Lens derives from names), before any weights are read or downloaded."""
+    whose config SAE-Lens derives from names), before any weights are read or downloaded. A config that cannot
+    be read is skipped here: loading the SAE then says why."""
     remote = [(src, sae_id) for src, sae_id, local in entries if local is None]
     if not remote:
         return
@@ -231,8 +234,8 @@ def precheck_saes(adapter: ModelAdapter, entries) -> None:
         for release, sae_id in remote:
             try:
                 cfgs[f"{release}/{sae_id}"] = load_sae_config_from_huggingface(release, sae_id)
-            except Exception as err:
-                raise _hub_error(f"SAE {release}/{sae_id}", err) from None
+            except Exception:  # noqa: BLE001 - loading the SAE itself reports the real failure, worded
+                continue
     sites = {}
     for source, cfg in cfgs.items():
         site = (cfg.get("metadata") or {}).get("hook_name") or cfg.get("hook_name")
