@@ -82,9 +82,10 @@ def _from_pretrained(name: str, device, dtype, model_kwargs: dict):
 def _hub_error(what: str, err: Exception) -> TracerError:
     text = f"{type(err).__name__}: {err}".lower()
     if any(h in text for h in _OFFLINE_HINTS):
-        return TracerError(f"could not load {what}: it is not in the Hugging Face cache "
-                           f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}) and the hub cannot be reached; "
-                           "download it once with network access, or point at a local directory")
+        from .hub import cache_dir
+
+        return TracerError(f"could not load {what}: it is not in the Hugging Face cache ({cache_dir()}) and the "
+                           "hub cannot be reached; download it once with network access, or point at a local directory")
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return TracerError(f"could not load {what}: {first}")
 
