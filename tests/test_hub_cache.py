@@ -146,12 +146,27 @@ def test_gemma_scope_npz_loads_and_is_refused_on_another_model(capsys, offline, 
     assert "belongs to another model (gemma-2-2b)" in err
 
 
-def test_sae_missing_from_the_cache_fails_offline_with_the_cache_named(capsys, offline):
+def test_sae_missing_from_the_cache_fails_offline_with_the_cache_named(capsys, offline, monkeypatch):
+    from tracer_tui.engine import loading
+
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
     start = time.monotonic()
     code, out, err = run(capsys, "info", "--model", "gpt2", "--sae", f"{hub_cache.RES_JB}/blocks.5.hook_resid_pre")
     assert code == 2
-    assert "blocks.5.hook_resid_pre: it is not in the Hugging Face cache" in err and str(offline) in err, err
+    assert "could not load SAE gpt2-small-res-jb/blocks.5.hook_resid_pre: it is not in the Hugging Face cache" in err
+    assert str(offline) in err, err
     assert time.monotonic() - start < 30
+
+
+def test_every_sae_missing_from_the_cache_is_listed_before_the_model_loads(capsys, offline, monkeypatch):
+    from tracer_tui.engine import loading
+
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    code, out, err = run(capsys, "info", "--model", "gpt2", "--sae", hub_cache.RES_JB)  # 13 ids, 2 cached
+    assert code == 2
+    assert "could not load 11 SAEs (gpt2-small-res-jb/blocks.2.hook_resid_pre, " in err, err
+    assert "gpt2-small-res-jb/blocks.11.hook_resid_post): they are not in the Hugging Face cache" in err
+    assert "blocks.0.hook_resid_pre" not in err
 
 
 def test_model_missing_from_the_cache_fails_offline(capsys, offline):

@@ -79,12 +79,17 @@ def _from_pretrained(name: str, device, dtype, model_kwargs: dict):
             raise _hub_error(f"model {name!r}", err) from None
 
 
-def _hub_error(what: str, err: Exception) -> TracerError:
+def _is_offline_error(err: Exception) -> bool:
     text = f"{type(err).__name__}: {err}".lower()
-    if any(h in text for h in _OFFLINE_HINTS):
+    return any(h in text for h in _OFFLINE_HINTS)
+
+
+def _hub_error(what: str, err: Exception, plural: bool = False) -> TracerError:
+    if _is_offline_error(err):
         from .hub import cache_dir
 
-        return TracerError(f"could not load {what}: it is not in the Hugging Face cache ({cache_dir()}) and the "
+        it = "they are" if plural else "it is"
+        return TracerError(f"could not load {what}: {it} not in the Hugging Face cache ({cache_dir()}) and the "
                            "hub cannot be reached; download it once with network access, or point at a local directory")
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return TracerError(f"could not load {what}: {first}")
@@ -221,22 +226,32 @@ def uses_hub(model_path: Path | None, entries) -> bool:
     return model_path is None or any(local is None for _, _, local in entries)
 
 
-def precheck_saes(adapter: ModelAdapter, entries) -> None:
-    """Refuse registry SAEs that cannot fit the model from their config alone (cfg.json, or nothing for formats
-    whose config SAE-Lens derives from names), before any weights are read or downloaded. A config that cannot
-    be read is skipped here: loading the SAE then says why."""
+def sae_configs(entries) -> dict[str, dict]:
+    """Each registry SAE's config, as SAE-Lens reads it (cfg.json, or nothing for formats whose config it derives
+    from names): small files, fetched before the model loads. Every SAE missing from the cache while offline is
+    reported in one error; a config that fails otherwise is left out (loading the SAE then says why)."""
     remote = [(src, sae_id) for src, sae_id, local in entries if local is None]
     if not remote:
-        return
+        return {}
+    cfgs, missing, first = {}, [], None
     with quiet():
         from sae_lens.loading.pretrained_sae_loaders import load_sae_config_from_huggingface
 
-        cfgs = {}
         for release, sae_id in remote:
             try:
                 cfgs[f"{release}/{sae_id}"] = load_sae_config_from_huggingface(release, sae_id)
-            except Exception:  # noqa: BLE001 - loading the SAE itself reports the real failure, worded
-                continue
+            except Exception as err:  # noqa: BLE001 - worded below, or by loading the SAE
+                if _is_offline_error(err):
+                    missing.append(f"{release}/{sae_id}")
+                    first = first or err
+    if missing:
+        what = f"SAE {missing[0]}" if len(missing) == 1 else f"{len(missing)} SAEs ({', '.join(missing)})"
+        raise _hub_error(what, first, plural=len(missing) > 1)
+    return cfgs
+
+
+def check_configs_fit(adapter: ModelAdapter, cfgs: dict[str, dict]) -> None:
+    """Refuse SAEs that cannot fit the model from their configs alone, before any weights are read or downloaded."""
     sites = {}
     for source, cfg in cfgs.items():
         site = (cfg.get("metadata") or {}).get("hook_name") or cfg.get("hook_name")
@@ -249,7 +264,7 @@ def precheck_saes(adapter: ModelAdapter, entries) -> None:
         if isinstance(d_in, int) and widths[site] != d_in:
             raise TracerError(f"SAE {source!r} expects d_in={d_in} at {site!r}, but the model's activation there has "
                               f"width {widths[site]}: the SAE belongs to another model "
-                              f"({cfgs[source].get('metadata', {}).get('model_name') or 'unknown'})")
+                              f"({(cfgs[source].get('metadata') or {}).get('model_name') or 'unknown'})")
 
 
 def load_all(model: str | None = None, saes: Iterable[str] = (), device: str = "auto", dtype: str = "float32",
@@ -275,10 +290,12 @@ def load_all(model: str | None = None, saes: Iterable[str] = (), device: str = "
         from . import hub
 
         hub.ensure_reachable(lambda text: _notify(text, progress))
+    report("reading SAE configs", 0.08)
+    cfgs = sae_configs(entries)
     report(f"loading model {model or 'demo'}", 0.1)
     adapter = load_model(model, path, dev, dt, model_kwargs_for(entries))
-    report("checking SAE configs", 0.35)
-    precheck_saes(adapter, entries)
+    report("checking SAE configs against the model", 0.35)
+    check_configs_fit(adapter, cfgs)
     loaded = []
     for i, entry in enumerate(entries):
         report(f"loading SAE {i + 1}/{len(entries)}: {entry[1] or Path(entry[0]).name}", 0.4 + 0.55 * i / len(entries))
