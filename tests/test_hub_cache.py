@@ -87,6 +87,13 @@ def test_info_loads_gpt2_and_registry_saes_of_each_format_from_the_cache(capsys,
                                                  "blocks.1.attn.hook_z", "blocks.1.hook_resid_post"]
 
 
+def test_info_text_names_the_hub_cache_and_offline_mode(capsys, offline):
+    code, out, err = run(capsys, "info", "--model", "gpt2", "--sae", RES0)
+    assert code == 0, err
+    assert f"hub    cache {offline / 'hub'}  (offline)" in out
+    assert "source: gpt2-small-res-jb/blocks.0.hook_resid_pre" in out
+
+
 def test_formats_load_as_their_architectures_with_sparsity_where_shipped(offline):
     from tracer_tui.engine.tracer import Tracer
 
