@@ -1,8 +1,10 @@
-"""``tracer-tui info``: the model and SAEs that would be loaded, with their sources."""
+"""``tracer-tui info``: the model and SAEs that would be loaded, with their sources (and the Hugging Face cache
+they came from, when any did)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .common import add_load_options, load_tracer
 
@@ -26,4 +28,8 @@ def run(args) -> int:
           f"{m['device']}, {m['dtype']})\n       source: {m['source']}")
     for s in info["saes"]:
         print(f"sae    {s['site']}  d_sae {s['d_sae']}  source: {s['source']}")
+    if any(not Path(src).is_absolute() for src in [m["source"], *(s["source"] for s in info["saes"])]):
+        from ..engine import hub
+
+        print(f"hub    cache {hub.cache_dir()}{'  (offline)' if hub.is_offline() else ''}")
     return 0

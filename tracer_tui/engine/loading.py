@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from pathlib import Path
 from collections.abc import Callable, Iterable
 
@@ -78,12 +79,18 @@ def _from_pretrained(name: str, device, dtype, model_kwargs: dict):
             raise _hub_error(f"model {name!r}", err) from None
 
 
-def _hub_error(what: str, err: Exception) -> TracerError:
+def _is_offline_error(err: Exception) -> bool:
     text = f"{type(err).__name__}: {err}".lower()
-    if any(h in text for h in _OFFLINE_HINTS):
-        return TracerError(f"could not load {what}: it is not in the Hugging Face cache "
-                           f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}) and the hub cannot be reached; "
-                           "download it once with network access, or point at a local directory")
+    return any(h in text for h in _OFFLINE_HINTS)
+
+
+def _hub_error(what: str, err: Exception, plural: bool = False) -> TracerError:
+    if _is_offline_error(err):
+        from .hub import cache_dir
+
+        it = "they are" if plural else "it is"
+        return TracerError(f"could not load {what}: {it} not in the Hugging Face cache ({cache_dir()}) and the "
+                           "hub cannot be reached; download it once with network access, or point at a local directory")
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return TracerError(f"could not load {what}: {first}")
 
@@ -97,9 +104,15 @@ def _registry():
 
 
 def expand_sae_specs(specs: Iterable[str]) -> list[tuple[str, str | None, Path | None]]:
-    """Each spec -> (source, sae_id, local_dir) entries: a release/id, every id of a release, or local dirs."""
+    """Each spec -> (source, sae_id, local_dir) entries: a release/id, every id of a release, or local dirs.
+
+    Reads SAE-Lens's registry once, and only when a spec is not a local path. Every unknown release or id is
+    collected and reported in one error, before anything is loaded.
+    """
     out: list[tuple[str, str | None, Path | None]] = []
     registry = None
+    unknown_releases: dict[str, list[str]] = {}  # release -> suggestions
+    unknown_ids: dict[str, list[str]] = {}  # release -> missing ids, in the order given
     for spec in specs:
         spec = str(spec).strip()
         path = Path(os.path.expanduser(spec))
@@ -120,18 +133,35 @@ def expand_sae_specs(specs: Iterable[str]) -> list[tuple[str, str | None, Path |
         registry = registry or _registry()
         release, _, sae_id = spec.partition("/")
         if release not in registry:
-            close = difflib.get_close_matches(release, list(registry), n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else " (see SAE-Lens's pretrained_saes.yaml)"
-            raise TracerError(f"unknown SAE release {release!r}{hint}")
-        ids = list(registry[release].saes_map)
+            unknown_releases.setdefault(release, difflib.get_close_matches(release, list(registry), n=3))
+            continue
+        ids = registry[release].saes_map
         if sae_id:
             if sae_id not in ids:
-                close = difflib.get_close_matches(sae_id, ids, n=3) or ids[:3]
-                raise TracerError(f"unknown SAE id {sae_id!r} in release {release!r}; e.g. {', '.join(close)}")
+                unknown_ids.setdefault(release, []).append(sae_id)
+                continue
             out.append((release, sae_id, None))
         else:
             out.extend((release, i, None) for i in ids)
+    if unknown_releases or unknown_ids:
+        raise TracerError(_unknown_message(unknown_releases, unknown_ids, registry), Hint(("saes",)))
     return out
+
+
+def _unknown_message(releases: dict[str, list[str]], ids: dict[str, list[str]], registry) -> str:
+    """One line naming every unknown release and id: e.g. ``unknown SAE release 'x' (did you mean y?); unknown
+    SAE ids 'a', 'b' in release 'r'; e.g. c, d``."""
+    parts = []
+    for release, close in releases.items():
+        hint = f" (did you mean {', '.join(close)}?)" if close else " (see SAE-Lens's pretrained_saes.yaml)"
+        parts.append(f"unknown SAE release {release!r}{hint}")
+    for release, missing in ids.items():
+        known = list(registry[release].saes_map)
+        close = list(dict.fromkeys(c for m in missing for c in difflib.get_close_matches(m, known, n=2)))[:3]
+        names = ", ".join(repr(m) for m in missing)
+        parts.append(f"unknown SAE id{'s' if len(missing) > 1 else ''} {names} in release {release!r}; "
+                     f"e.g. {', '.join(close or known[:3])}")
+    return "; ".join(parts)
 
 
 def model_kwargs_for(entries) -> dict:
@@ -169,15 +199,18 @@ def load_sae(entry, device, dtype) -> SiteSAE:
     return SiteSAE(sae, site=site, source=source, neuronpedia_id=neuronpedia, labels=labels, log_sparsity=log_sparsity)
 
 
+def _check_hook(adapter: ModelAdapter, source: str, site: str) -> None:
+    if not adapter.has_hook(site):
+        near = difflib.get_close_matches(site, list(adapter.model.hook_dict), n=2)
+        hint = f"; nearest: {', '.join(near)}" if near else ""
+        raise TracerError(f"SAE {source!r} reads hook {site!r}, which model {adapter.info().name!r} does not have{hint}")
+
+
 def check_fit(adapter: ModelAdapter, saes: list[SiteSAE]) -> None:
     """Every SAE's hook exists in the model, widths match, and no two SAEs share a site."""
     seen: dict[str, str] = {}
     for s in saes:
-        if not adapter.has_hook(s.site):
-            near = difflib.get_close_matches(s.site, list(adapter.model.hook_dict), n=2)
-            hint = f"; nearest: {', '.join(near)}" if near else ""
-            raise TracerError(f"SAE {s.source!r} reads hook {s.site!r}, which model {adapter.info().name!r} "
-                              f"does not have{hint}")
+        _check_hook(adapter, s.source, s.site)
         if s.site in seen:
             raise TracerError(f"two SAEs on the same site {s.site!r}: {seen[s.site]!r} and {s.source!r}; keep one")
         seen[s.site] = s.source
@@ -188,9 +221,59 @@ def check_fit(adapter: ModelAdapter, saes: list[SiteSAE]) -> None:
                               f"there has width {widths[s.site]}: the SAE belongs to another model")
 
 
+def uses_hub(model_path: Path | None, entries) -> bool:
+    """Whether loading needs the Hugging Face hub (or its cache): a model by name, or a registry SAE."""
+    return model_path is None or any(local is None for _, _, local in entries)
+
+
+def sae_configs(entries) -> dict[str, dict]:
+    """Each registry SAE's config, as SAE-Lens reads it (cfg.json, or nothing for formats whose config it derives
+    from names): small files, fetched before the model loads. Every SAE missing from the cache while offline is
+    reported in one error; a config that fails otherwise is left out (loading the SAE then says why)."""
+    remote = [(src, sae_id) for src, sae_id, local in entries if local is None]
+    if not remote:
+        return {}
+    cfgs, missing, first = {}, [], None
+    with quiet():
+        from sae_lens.loading.pretrained_sae_loaders import load_sae_config_from_huggingface
+
+        for release, sae_id in remote:
+            try:
+                cfgs[f"{release}/{sae_id}"] = load_sae_config_from_huggingface(release, sae_id)
+            except Exception as err:  # noqa: BLE001 - worded below, or by loading the SAE
+                if _is_offline_error(err):
+                    missing.append(f"{release}/{sae_id}")
+                    first = first or err
+    if missing:
+        what = f"SAE {missing[0]}" if len(missing) == 1 else f"{len(missing)} SAEs ({', '.join(missing)})"
+        raise _hub_error(what, first, plural=len(missing) > 1)
+    return cfgs
+
+
+def check_configs_fit(adapter: ModelAdapter, cfgs: dict[str, dict]) -> None:
+    """Refuse SAEs that cannot fit the model from their configs alone, before any weights are read or downloaded."""
+    sites = {}
+    for source, cfg in cfgs.items():
+        site = (cfg.get("metadata") or {}).get("hook_name") or cfg.get("hook_name")
+        if site:
+            _check_hook(adapter, source, site)
+            sites[source] = site
+    widths = adapter.hook_widths(sorted(set(sites.values()))) if sites else {}
+    for source, site in sites.items():
+        d_in = cfgs[source].get("d_in")
+        if isinstance(d_in, int) and widths[site] != d_in:
+            raise TracerError(f"SAE {source!r} expects d_in={d_in} at {site!r}, but the model's activation there has "
+                              f"width {widths[site]}: the SAE belongs to another model "
+                              f"({(cfgs[source].get('metadata') or {}).get('model_name') or 'unknown'})")
+
+
 def load_all(model: str | None = None, saes: Iterable[str] = (), device: str = "auto", dtype: str = "float32",
              progress: Progress | None = None):
-    """Resolve device/dtype, load the model and SAEs, validate. Returns (adapter, [SiteSAE])."""
+    """Resolve device/dtype, load the model and SAEs, validate. Returns (adapter, [SiteSAE]).
+
+    Names and ids are checked (every bad one reported at once) before the model loads; when the hub is needed
+    and cannot be reached, the process goes offline first (one notice: ``progress`` text, else stderr).
+    """
     report = progress or (lambda step, frac: None)
     report("importing torch", 0.02)
     dev = resolve_device(device)
@@ -203,8 +286,16 @@ def load_all(model: str | None = None, saes: Iterable[str] = (), device: str = "
     if not saes:
         raise TracerError("no SAEs given", Hint(("saes",), "gpt2-small-res-jb"))
     entries = expand_sae_specs(saes)
+    if uses_hub(path, entries):
+        from . import hub
+
+        hub.ensure_reachable(lambda text: _notify(text, progress))
+    report("reading SAE configs", 0.08)
+    cfgs = sae_configs(entries)
     report(f"loading model {model or 'demo'}", 0.1)
     adapter = load_model(model, path, dev, dt, model_kwargs_for(entries))
+    report("checking SAE configs against the model", 0.35)
+    check_configs_fit(adapter, cfgs)
     loaded = []
     for i, entry in enumerate(entries):
         report(f"loading SAE {i + 1}/{len(entries)}: {entry[1] or Path(entry[0]).name}", 0.4 + 0.55 * i / len(entries))
@@ -214,3 +305,10 @@ def load_all(model: str | None = None, saes: Iterable[str] = (), device: str = "
     loaded.sort(key=lambda s: adapter.order_key(s.site))
     report("ready", 1.0)
     return adapter, loaded
+
+
+def _notify(text: str, progress: Progress | None) -> None:
+    if progress is not None:
+        progress(f"offline: {text}", 0.06)
+    else:
+        print(f"tracer-tui: {text}", file=sys.stderr)
