@@ -39,7 +39,7 @@ def run_interventions(adapter, site_by_name, clean, rows: list[list[Intervention
             resid = adapter.run(tokens, start_layer=start, start_resid=clean.resid_pre[start].expand(n_rows, -1, -1))
         else:
             resid = adapter.run(tokens)
-        logits = adapter.logits_at(resid, position)
+        logits = adapter.logits_at(resid, position, all_positions=adapter.reads_final(hooks))
     return logits, probed.get("value")
 
 
@@ -51,13 +51,13 @@ def _patch_hook(site, edits):
         for (b, p), scales in edits.items():
             x = flat[b, p]
             f = site.encode(x)
-            x_hat = site.decode(f).to(x.dtype)
+            x_hat = site.decode(f, x).to(x.dtype)
             f2 = f.clone()
             for latent, scale in scales.items():
                 if latent is not None:
                     f2[latent] = f2[latent] * scale
             err_scale = scales.get(None, 1.0)
-            flat[b, p] = site.decode(f2).to(x.dtype) + err_scale * (x - x_hat)
+            flat[b, p] = site.decode(f2, x).to(x.dtype) + err_scale * (x - x_hat)
         return site.unflat(flat, act)
 
     return hook

@@ -52,7 +52,9 @@ def clean_run(adapter, site_saes, tokens, position: int) -> CleanRun:
                   for s in site_saes})
     with torch.enable_grad(), adapter.hooks(hooks):
         resid = adapter.run(tokens)
-        logits = adapter.logits_at(resid, position)
+        # With an SAE after the last block (ln_final.*), every position goes through the final norm, so its
+        # nodes sit at their own positions.
+        logits = adapter.logits_at(resid, position, all_positions=adapter.reads_final(site_names))
 
     states = []
     with torch.no_grad():
@@ -60,7 +62,7 @@ def clean_run(adapter, site_saes, tokens, position: int) -> CleanRun:
             act = acts[s.site]
             x = s.flat(act.detach())[0]
             f = s.encode(x)
-            active = s.active_rows(f)
+            active = s.active_rows(f, x)
             err = x - s.reconstruct(f, active).to(x.dtype)
             states.append(SiteState(act=act, f=f, active=active, vals=f[active.pos_idx, active.lat_idx], err=err))
     return CleanRun(tokens=tokens, logits=logits, sites=states, resid_pre=resid_pre)
