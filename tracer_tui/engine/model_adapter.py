@@ -64,9 +64,11 @@ class ModelAdapter:
     def hook_widths(self, sites: list[str]) -> dict[str, int]:
         """Flattened activation width at each site, from one forward pass over a single token."""
         widths: dict[str, int] = {}
+        calls: dict[str, int] = {}
 
         def grab(act, hook):
             widths[hook.name] = act[0, 0].numel()
+            calls[hook.name] = calls.get(hook.name, 0) + 1
 
         tokens = self._torch.zeros((1, 1), dtype=self._torch.long, device=self.device)
         with self._torch.inference_mode(), self.hooks({s: grab for s in sites}):
@@ -74,6 +76,9 @@ class ModelAdapter:
         for site in sites:
             if site not in widths:
                 raise TracerError(f"hook {site} never fires on this model: {self.silent_hook_reason(site)}")
+            if calls[site] > 1:
+                raise TracerError(f"hook {site} fires {calls[site]} times per forward pass on this model (e.g. ln1 "
+                                  "normalises queries, keys and values separately): an SAE there is not supported")
         return widths
 
     def silent_hook_reason(self, site: str) -> str:
