@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import make_model, make_sae
+from helpers import make_model
 from reference import metric_with_edits, site_activation, tokens_of
 from tracer_tui.core.errors import TracerError
 from tracer_tui.engine import Tracer
@@ -255,3 +255,97 @@ def test_callers_sae_is_left_alone(model):
     trace = Tracer.from_models(model, [sae]).trace(PROMPT, top_k=10)
     trace.verify(k=2)
     assert torch.allclose(sae.decode(sae.encode(x)), before)
+
+
+# ---- transcoders ---------------------------------------------------------------------------------------
+TC_IN, TC_OUT = "blocks.0.ln2.hook_normalized", "blocks.0.hook_mlp_out"
+
+
+def build_transcoder(arch, seed=0, **extra):
+    from sae_lens.saes.sae import SAEMetadata
+
+    meta = SAEMetadata(hook_name=TC_IN, hook_name_out=TC_OUT, model_name="tiny-0")
+    return build(arch, TC_IN, 16, seed=seed, metadata=meta, **extra)
+
+
+@pytest.mark.parametrize("norm", ["none", "layer_norm"])
+@pytest.mark.parametrize("arch", ["transcoder", "skip_transcoder", "jumprelu_transcoder"])
+def test_transcoder_latents_write_at_their_output_hook(model, arch, norm):
+    """f = encode(x_in) at the input hook, f * d_i written at the output hook: attribution = finite difference of
+    that vector at the output, ablation = removing it there; the error is out - (decode(f) + W_skip x_in)."""
+    tc = build_transcoder(arch, normalize_activations=norm)
+    upstream = build("standard", "blocks.0.hook_resid_pre", 16, seed=5)
+    later = build("standard", "blocks.1.hook_resid_post", 16, seed=6)
+    tracer = Tracer.from_models(model, [later, tc, upstream])
+    assert tracer.sites == ["blocks.0.hook_resid_pre", TC_OUT, "blocks.1.hook_resid_post"]
+    trace = tracer.trace(PROMPT, top_k=80, metric="logprob", upstream="all")
+    tokens = tokens_of(model, PROMPT)
+    pos, tid = trace.target.position, trace.target.id
+    nodes = [nd for nd in trace.nodes if nd.id.site == TC_OUT and not nd.id.is_error][:3]
+    assert nodes
+    for node in nodes:
+        x_in = site_activation(model, tokens, TC_IN, pos)[node.id.position].reshape(1, -1)
+        f = tc.encode(x_in)[0]
+        assert trace.activation(node.id) == pytest.approx(float(f[node.id.latent]), rel=1e-9)
+        vec = f[node.id.latent] * tc.W_dec[node.id.latent]
+        plus = metric_with_edits(model, tokens, pos, tid, [(TC_OUT, node.id.position, EPS * vec)])
+        minus = metric_with_edits(model, tokens, pos, tid, [(TC_OUT, node.id.position, -EPS * vec)])
+        assert node.attribution == pytest.approx((plus - minus) / (2 * EPS), rel=1e-5, abs=1e-8)
+        removed = metric_with_edits(model, tokens, pos, tid, [(TC_OUT, node.id.position, -vec)])
+        result = trace.ablate([node.id])
+        assert result.delta == pytest.approx(removed - trace.clean_value, rel=1e-6, abs=1e-9)
+        assert result.delta == pytest.approx(result.estimated_delta, rel=0.5, abs=1e-3)  # first order
+    # The error node at the output site is out - (decode(f) + W_skip x_in).
+    p = nodes[0].id.position
+    x_in = site_activation(model, tokens, TC_IN, pos)[p].reshape(1, -1)
+    out = site_activation(model, tokens, TC_OUT, pos)[p]
+    recon = tc(x_in)[0]  # SAE-Lens's forward: decode, plus the skip for skip transcoders
+    assert trace.activation(f"{TC_OUT}:error@{p}") == pytest.approx(float((out - recon).norm()), rel=1e-9)
+    # Expanding a transcoder latent attributes its activation (read at the input hook) to the level upstream.
+    node = nodes[0]
+    assert trace.level_sites(str(node.id)) == ["blocks.0.hook_resid_pre"]
+    kids = [k for k in trace.expand(node.id, top_k=3)[str(node.id)] if not k.id.is_error]
+    assert kids
+    for kid in kids:
+        x = site_activation(model, tokens, kid.id.site, pos)[kid.id.position].reshape(1, -1)
+        vec = upstream.encode(x)[0, kid.id.latent] * upstream.W_dec[kid.id.latent]
+        probe = (TC_IN, node.id.position, tc, node.id.latent)
+        plus = metric_with_edits(model, tokens, pos, 0, [(kid.id.site, kid.id.position, EPS * vec)], probe=probe)
+        minus = metric_with_edits(model, tokens, pos, 0, [(kid.id.site, kid.id.position, -EPS * vec)], probe=probe)
+        assert kid.attribution == pytest.approx((plus - minus) / (2 * EPS), rel=1e-4, abs=1e-7)
+    verified = trace.verify(k=3, parent=str(node.id))
+    kid = kids[0]
+    x = site_activation(model, tokens, kid.id.site, pos)[kid.id.position].reshape(1, -1)
+    vec = upstream.encode(x)[0, kid.id.latent] * upstream.W_dec[kid.id.latent]
+    probe = (TC_IN, node.id.position, tc, node.id.latent)
+    real = metric_with_edits(model, tokens, pos, 0, [(kid.id.site, kid.id.position, -vec)], probe=probe)
+    assert verified.actual_of(kid.id) == pytest.approx(real - trace.activation(node.id), rel=1e-6, abs=1e-9)
+    trace.verify(k=5)
+
+
+def test_transcoder_without_output_hook_is_refused(model):
+    tc = build("transcoder", TC_IN, 16)
+    with pytest.raises(TracerError, match=r"is a transcoder \(transcoder\) reading .* does not say which hook it "
+                                          r"writes"):
+        Tracer.from_models(model, [tc])
+
+
+def test_transcoder_input_width_is_checked(model):
+    from sae_lens.saes.sae import SAEMetadata
+
+    meta = SAEMetadata(hook_name="blocks.0.mlp.hook_post", hook_name_out=TC_OUT, model_name="tiny-0")
+    tc = build("transcoder", "blocks.0.mlp.hook_post", 16, metadata=meta)
+    with pytest.raises(TracerError, match=r"expects d_in=16 at 'blocks.0.mlp.hook_post', but the model's activation "
+                                          r"there has width 32"):
+        Tracer.from_models(model, [tc])
+
+
+def test_contrast_and_steer_refuse_what_they_do_not_support_yet(model):
+    tracer = Tracer.from_models(model, [build_transcoder("skip_transcoder")])
+    with pytest.raises(TracerError, match="^contrast does not support transcoders yet"):
+        tracer.contrast(PROMPT, completions=[" Mary"])
+    with pytest.raises(TracerError, match="^steer does not support transcoders yet"):
+        tracer.steer(PROMPT, f"{TC_OUT}:0")
+    normed = Tracer.from_models(model, [build("topk", "blocks.1.hook_resid_pre", 16, normalize_activations="layer_norm")])
+    with pytest.raises(TracerError, match="^contrast does not support SAEs that normalise their input yet"):
+        normed.contrast(PROMPT, completions=[" Mary"])

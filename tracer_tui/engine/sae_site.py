@@ -20,9 +20,9 @@ from .density import Density
 
 # SAE-Lens architectures (``sae.cfg.architecture()``) whose decode is ``f @ W_dec (+ b_dec)``, optionally with
 # ``rescale_acts_by_decoder_norm``; the input normalisation is undone by an affine map per position.
-LINEAR_DECODERS = frozenset({"standard", "topk", "abstopk", "jumprelu", "gated", "batchtopk", "matryoshka_batchtopk",
-                             "matching_pursuit"})
 TRANSCODERS = frozenset({"transcoder", "skip_transcoder", "jumprelu_transcoder", "jumprelu_skip_transcoder"})
+LINEAR_DECODERS = frozenset({"standard", "topk", "abstopk", "jumprelu", "gated", "batchtopk", "matryoshka_batchtopk",
+                             "matching_pursuit"}) | TRANSCODERS
 # Normalisations applied at run time (others are identity at run time in SAE-Lens).
 RUNTIME_NORMS = frozenset({"layer_norm", "constant_norm_rescale"})
 _LN_EPS = 1e-5  # SAE-Lens's run_time_activation_ln_in default
@@ -37,10 +37,12 @@ def check_sae(sae, source: str = "") -> None:
     meta = cfg.metadata
     name = f"SAE {source!r}" if source else "SAE"
     site = meta.hook_name or ""
-    if arch in TRANSCODERS or getattr(meta, "hook_name_out", None):
-        out = getattr(meta, "hook_name_out", None) or "its output hook"
-        raise TracerError(f"{name} is a transcoder ({arch}: reads {site}, writes {out}): transcoders are not "
-                          "supported yet (their latents write to another hook than they read)")
+    if arch in TRANSCODERS and not getattr(meta, "hook_name_out", None):
+        raise TracerError(f"{name} is a transcoder ({arch}) reading {site} that does not say which hook it writes "
+                          "(cfg metadata.hook_name_out is empty)")
+    if arch not in TRANSCODERS and getattr(meta, "hook_name_out", None):
+        raise TracerError(f"{name} names an output hook ({meta.hook_name_out}) but its architecture {arch!r} is not "
+                          "a transcoder SAE-Lens knows: not supported")
     if arch == "temporal":
         raise TracerError(f"{name} is a TemporalSAE: not supported (its codes at one position depend on earlier "
                           "positions' activations, which per-position attribution cannot represent)")
@@ -108,23 +110,33 @@ PER_HEAD_HOOKS = ("attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z", "a
 
 
 class SiteSAE:
-    """An SAE bound to its hook point. Activations are handled flattened to [..., pos, d_in]."""
+    """An SAE bound to its hook point. Activations are handled flattened to [..., pos, d_in].
+
+    A transcoder reads ``input_site`` (its cfg ``hook_name``) and writes ``site`` (``hook_name_out``): its nodes
+    live at the output site, where it reconstructs ``decode(f) + W_skip x_in`` (skip transcoders); for an SAE both
+    are the same hook.
+    """
 
     def __init__(self, sae, site: str, source: str, neuronpedia_id: str | None = None,
                  labels: dict[int, LatentInfo] | None = None, log_sparsity=None):
         check_sae(sae, source)
         self.sae = sae.eval()
         self.sae.requires_grad_(False)
-        self.site = site
+        self.transcoder = sae.cfg.architecture() in TRANSCODERS
+        self.input_site = site
+        self.site = sae.cfg.metadata.hook_name_out if self.transcoder else site
+        # The weight written by the input through a skip transcoder's linear skip connection, [d_out, d_in].
+        self.W_skip = getattr(sae, "W_skip", None) if self.transcoder else None
         self.source = source
         self.neuronpedia_id = neuronpedia_id
         self.labels = labels or {}
-        self.d_in = sae.cfg.d_in
+        self.d_read = sae.cfg.d_in  # width of the input the SAE encodes
+        self.d_in = sae.cfg.d_out if self.transcoder else sae.cfg.d_in  # width at ``site``, where it writes
         self.d_sae = sae.cfg.d_sae
         # Share of tokens each latent fires on, from SAE-Lens's log10 sparsity tensor; None = unknown.
         self.densities = Density(log_sparsity, self.d_sae)
         # Per-head hooks ([..., n_heads, d_head]) are flattened here, whatever reshape_activations says.
-        self.hook_z = site.endswith(PER_HEAD_HOOKS)
+        self.hook_z = self.site.endswith(PER_HEAD_HOOKS)
         self.norm_mode = sae.cfg.normalize_activations if sae.cfg.normalize_activations in RUNTIME_NORMS else "none"
         self.rescale = bool(getattr(sae.cfg, "rescale_acts_by_decoder_norm", False))
         # Known SAE-Lens decoders are linear maps read row by row; any other decodes through SAE-Lens (VJP).
@@ -161,44 +173,59 @@ class SiteSAE:
             std = (x2 - mu).std(dim=-1, keepdim=True)
             return Norm(inv=1.0 / (std + _LN_EPS), scale=std, shift=mu)
         if self.norm_mode == "constant_norm_rescale":
-            coeff = (self.d_in**0.5) / x2.norm(dim=-1, keepdim=True)
+            coeff = (self.d_read**0.5) / x2.norm(dim=-1, keepdim=True)
             return Norm(inv=coeff, scale=1.0 / coeff)
         return Norm()
 
     def _norm(self, x, n_rows: int) -> Norm:
-        if self.norm_mode == "none":
+        """The output side of the normalisation (identity for transcoders: SAE-Lens does not undo it there)."""
+        if self.norm_mode == "none" or self.transcoder:
             return Norm()
         if x is None:
             raise TracerError(f"SAE {self.source!r} normalises its input ({self.norm_mode}): decoding needs the "
                               "input the codes came from")
-        return self.norm_of(x.reshape(n_rows, self.d_in).to(self.sae.dtype))
+        return self.norm_of(x.reshape(n_rows, self.d_read).to(self.sae.dtype))
+
+    def skip(self, x_in):
+        """A skip transcoder's W_skip x_in [..., d_out] (None for anything else)."""
+        if self.W_skip is None:
+            return None
+        return x_in.to(self.sae.dtype) @ self.W_skip.T
 
     # ---- SAE ----------------------------------------------------------------------------------
     def encode(self, x_flat):
         """Codes [..., d_sae] of vectors [..., d_in]; a pure function of x (any leading shape, 1-D included)."""
-        x2 = x_flat.reshape(-1, self.d_in).to(self.sae.dtype)
+        x2 = x_flat.reshape(-1, self.d_read).to(self.sae.dtype)
         f = self.core.encode(self.norm_of(x2).apply_in(x2))
         return f.reshape(*x_flat.shape[:-1], self.d_sae)
 
     def decode(self, f, x=None):
-        """Reconstruction [..., d_in] of codes f [..., d_sae]; ``x`` (the encoded input) sets the normalisation."""
+        """Reconstruction [..., d_in] of codes f [..., d_sae]; ``x`` (the encoded input) sets the normalisation.
+
+        For a transcoder this is the decoder alone, without the skip connection (see ``reconstruction``)."""
         f2 = f.reshape(-1, self.d_sae)
         out = self._norm(x, f2.shape[0]).apply_out(self.core.decode(f2))
         return out.reshape(*f.shape[:-1], self.d_in)
+
+    def reconstruction(self, f, x_in):
+        """What the SAE puts at its site for codes f read from x_in: decode, plus the skip connection if any."""
+        out = self.decode(f, x_in)
+        skip = self.skip(x_in)
+        return out if skip is None else out + skip.to(out.dtype)
 
     def active_rows(self, f, x=None):
         """The active latents of codes ``f`` [pos, d_sae] and their effective decoder rows.
 
         Gathered once per trace, so reconstruction and latent gradients touch only active rows (the sparse
-        projection), never all of d_sae. ``x`` [pos, d_in] is the input f was encoded from (needed when the
-        SAE normalises its input).
+        projection), never all of d_sae. ``x`` [pos, d_read] is the input f was encoded from (needed when the
+        SAE normalises its input, and for a skip transcoder's skip term, which goes into ``bias``).
         """
         import torch
 
         norm = self._norm(x, f.shape[0])
         pos_idx, lat_idx = f.nonzero(as_tuple=True)  # sorted by position
         if not self.rows_decoder:
-            return ActiveRows(pos_idx, lat_idx, None, [], None, norm)
+            return ActiveRows(pos_idx, lat_idx, None, [], None, norm)  # (transcoders are all row decoders)
         counts = torch.bincount(pos_idx, minlength=f.shape[0]).tolist()
         ends = torch.cumsum(torch.tensor(counts), 0).tolist()
         segments = [(p, end - n, end) for p, (n, end) in enumerate(zip(counts, ends)) if n]
@@ -208,12 +235,16 @@ class SiteSAE:
             rows = rows * scale
         zero = torch.zeros((1, self.d_sae), dtype=self.sae.dtype, device=f.device)
         bias = norm.apply_out(self.core.decode(zero).expand(f.shape[0], -1))
+        skip = self.skip(x) if self.W_skip is not None else None
+        if skip is not None:
+            bias = bias + skip.reshape(f.shape[0], self.d_in)
         return ActiveRows(pos_idx, lat_idx, rows, segments, bias, norm)
 
     def reconstruct(self, f, active: ActiveRows):
         """x_hat for codes ``f`` [pos, d_sae]: the bias plus the active rows only (else SAE-Lens's decode)."""
         if active.rows is None:
-            return (active.norm or Norm()).apply_out(self.core.decode(f))
+            out = (active.norm or Norm()).apply_out(self.core.decode(f))
+            return out if active.bias is None else out + active.bias
         vals = f[active.pos_idx, active.lat_idx].to(active.rows.dtype)
         out = active.bias.to(active.rows.dtype).clone()
         return out.index_add_(0, active.pos_idx, vals[:, None] * active.rows)
@@ -308,3 +339,31 @@ def load_labels(sae_dir: Path) -> dict[int, LatentInfo]:
         )
         for k, v in read_labels(sae_dir).items()
     }
+
+
+def check_inputs(adapter, saes) -> None:
+    """A transcoder's input hook exists, fires once per forward pass and has the width it encodes (its output
+    site is checked like any SAE's site)."""
+    reads = [s for s in saes if s.input_site != s.site]
+    for s in reads:
+        if not adapter.has_hook(s.input_site):
+            raise TracerError(f"transcoder {s.source!r} reads hook {s.input_site!r}, which model "
+                              f"{adapter.info().name!r} does not have")
+    if not reads:
+        return
+    widths = adapter.hook_widths(sorted({s.input_site for s in reads}))
+    for s in reads:
+        if widths[s.input_site] != s.d_read:
+            raise TracerError(f"transcoder {s.source!r} expects d_in={s.d_read} at {s.input_site!r}, but the model's "
+                              f"activation there has width {widths[s.input_site]}: it belongs to another model")
+
+
+def check_plain_saes(saes, what: str) -> None:
+    """Refuse, in one line, features not yet written for transcoders or input-normalising SAEs (contrast, steer)."""
+    for s in saes:
+        if s.transcoder:
+            raise TracerError(f"{what} does not support transcoders yet ({s.source!r} reads {s.input_site}, writes "
+                              f"{s.site}): trace, expand, ablate and verify do")
+        if s.norm_mode != "none" and what == "contrast":
+            raise TracerError(f"{what} does not support SAEs that normalise their input yet ({s.source!r}: "
+                              f"{s.norm_mode}): trace, expand, ablate and verify do")
