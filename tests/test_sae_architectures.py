@@ -349,3 +349,14 @@ def test_contrast_and_steer_refuse_what_they_do_not_support_yet(model):
     normed = Tracer.from_models(model, [build("topk", "blocks.1.hook_resid_pre", 16, normalize_activations="layer_norm")])
     with pytest.raises(TracerError, match="^contrast does not support SAEs that normalise their input yet"):
         normed.contrast(PROMPT, completions=[" Mary"])
+
+
+def test_unfolded_whitening_and_per_head_transcoders_are_refused(model):
+    sae = build("standard", "blocks.1.hook_resid_pre", 16, normalize_activations="covariance_whitening")
+    with pytest.raises(TracerError, match=r"normalize_activations='covariance_whitening' that is not folded"):
+        Tracer.from_models(model, [sae])
+    from sae_lens.saes.sae import SAEMetadata
+
+    meta = SAEMetadata(hook_name=TC_IN, hook_name_out=TC_OUT, hook_head_index_out=0, model_name="tiny-0")
+    with pytest.raises(TracerError, match=r"per-head transcoders are not supported"):
+        Tracer.from_models(model, [build("transcoder", TC_IN, 16, metadata=meta)])

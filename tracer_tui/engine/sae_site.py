@@ -49,6 +49,9 @@ def check_sae(sae, source: str = "") -> None:
     if getattr(meta, "hook_head_index", None) is not None:
         raise TracerError(f"{name} reads only head {meta.hook_head_index} of {site} (hook_head_index): per-head "
                           "SAEs are not supported; use an SAE on all heads of the hook")
+    if getattr(meta, "hook_head_index_out", None) is not None:
+        raise TracerError(f"{name} writes only head {meta.hook_head_index_out} of {meta.hook_name_out} "
+                          "(hook_head_index_out): per-head transcoders are not supported")
     norm = cfg.normalize_activations
     if norm not in RUNTIME_NORMS | {"none", "expected_average_only_in"}:
         raise TracerError(f"{name} has normalize_activations={norm!r} that is not folded into its weights: "
