@@ -203,6 +203,10 @@ def test_nodes_sit_at_their_own_positions(model, site):
 def test_hooks_that_never_fire_are_refused(model):
     with pytest.raises(TracerError, match=r"^hook blocks.0.hook_mlp_in never fires on this model: .*use_hook_mlp_in"):
         Tracer.from_models(model, [build("standard", "blocks.0.hook_mlp_in", 16)])
+    with pytest.raises(TracerError, match=r"^hook blocks.0.attn.hook_result never fires on this model: .*use_attn_result"):
+        Tracer.from_models(model, [build("standard", "blocks.0.attn.hook_result", 32)])
+    with pytest.raises(TracerError, match=r"^hook blocks.0.hook_attn_in never fires on this model: .*use_attn_in"):
+        Tracer.from_models(model, [build("standard", "blocks.0.hook_attn_in", 32)])
     attn_only = make_model(seed=0, dtype=torch.float64, attn_only=True)
     with pytest.raises(TracerError, match=r"^hook blocks.0.hook_mlp_out never fires on this model: .*attention-only"):
         Tracer.from_models(attn_only, [build("standard", "blocks.0.hook_mlp_out", 16)])
