@@ -52,12 +52,24 @@ def site_layer(site: str, n_layers: int) -> int:
     return n_layers if site.startswith("ln_final") or site.startswith("unembed") else -1
 
 
-# Order of hook points inside one TransformerLens block, in forward-pass order.
+# Every hook point inside one TransformerLens block, in the order the forward pass reaches them (whichever of
+# them a model's configuration turns on): the optional attention inputs, ln1, attention, the optional post-
+# attention norm (Gemma 2), resid_mid, the optional hook_mlp_in, ln2, the MLP, the optional post-MLP norm.
 _BLOCK_ORDER = [
-    "hook_resid_pre", "ln1", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_attn_scores",
-    "attn.hook_pattern", "attn.hook_z", "attn.hook_result", "hook_attn_out", "hook_resid_mid", "ln2",
-    "mlp.hook_pre", "mlp.hook_post", "hook_mlp_out", "hook_resid_post",
+    "hook_resid_pre", "hook_attn_in", "hook_q_input", "hook_k_input", "hook_v_input",
+    "ln1.hook_scale", "ln1.hook_normalized",
+    "attn.hook_attn_input", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_rot_q", "attn.hook_rot_k",
+    "attn.hook_attn_scores", "attn.hook_pattern", "attn.hook_z", "attn.hook_result",
+    "ln1_post.hook_scale", "ln1_post.hook_normalized", "hook_attn_out", "hook_resid_mid", "hook_mlp_in",
+    "ln2.hook_scale", "ln2.hook_normalized",
+    "mlp.hook_gate", "mlp.hook_pre", "mlp.hook_pre_linear", "mlp.hook_mid", "mlp.hook_post",
+    "mlp.hook_expert_weights", "mlp.hook_expert_indices",
+    "ln2_post.hook_scale", "ln2_post.hook_normalized", "hook_mlp_out", "hook_resid_post",
 ]
+_BLOCK_RANK = {name: i for i, name in enumerate(_BLOCK_ORDER)}
+# Hook points outside the blocks, in forward order.
+_PRE_ORDER = ["hook_embed", "hook_pos_embed", "hook_tokens"]
+_FINAL_ORDER = ["ln_final.hook_scale", "ln_final.hook_normalized"]
 
 
 # Residual-stream hook points: an SAE here is a complete decomposition of the stream (docs/attribution.md, "Levels").
@@ -73,11 +85,16 @@ def site_order_key(site: str, n_layers: int) -> tuple[int, int]:
     """Sort key placing hook points in the order the forward pass reaches them."""
     layer = site_layer(site, n_layers)
     if layer < 0:
-        return (layer, 0 if "embed" in site else 1)
+        return (layer, _PRE_ORDER.index(site) if site in _PRE_ORDER else len(_PRE_ORDER))
+    if layer >= n_layers and not site.startswith("blocks."):
+        return (layer, _FINAL_ORDER.index(site) if site in _FINAL_ORDER else len(_FINAL_ORDER))
     rest = site.split(".", 2)[2] if site.startswith("blocks.") else site
-    for i, prefix in enumerate(_BLOCK_ORDER):
-        if rest.startswith(prefix):
-            return (layer, i)
+    if rest in _BLOCK_RANK:
+        return (layer, _BLOCK_RANK[rest])
+    # An unlisted hook: after the longest listed name it extends (e.g. a component's inner hook).
+    known = [name for name in _BLOCK_ORDER if rest.startswith(name.rsplit(".", 1)[0] + ".")]
+    if known:
+        return (layer, _BLOCK_RANK[max(known, key=len)])
     return (layer, len(_BLOCK_ORDER))
 
 

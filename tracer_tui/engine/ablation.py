@@ -25,10 +25,15 @@ def run_interventions(adapter, site_by_name, clean, rows: list[list[Intervention
             plan[iv.node.site][(b, iv.node.position)][iv.node.latent] = float(iv.scale)
 
     probed = {}
-    hooks = {site: _patch_hook(site_by_name[site], edits) for site, edits in plan.items()}
+    inputs: dict[str, object] = {}  # transcoders' input activations in this run, by input hook
+    hooks = {site: _patch_hook(site_by_name[site], edits, inputs) for site, edits in plan.items()}
+    # A transcoder reads its input hook (reached earlier in the same pass), after any edit made there.
+    for name in {site_by_name[site].input_site for site in plan if site_by_name[site].input_site != site}:
+        hooks[name] = _keep_input(inputs, hooks.get(name))
     if probe is not None:
         probe_site, probe_pos, probe_latent = probe
-        hooks[probe_site.site] = _probe_hook(probe_site, probe_pos, probe_latent, probed, hooks.get(probe_site.site))
+        name = probe_site.input_site
+        hooks[name] = _probe_hook(probe_site, probe_pos, probe_latent, probed, hooks.get(name))
 
     n_rows = len(rows)
     tokens = clean.tokens.expand(n_rows, -1)
@@ -39,26 +44,43 @@ def run_interventions(adapter, site_by_name, clean, rows: list[list[Intervention
             resid = adapter.run(tokens, start_layer=start, start_resid=clean.resid_pre[start].expand(n_rows, -1, -1))
         else:
             resid = adapter.run(tokens)
-        logits = adapter.logits_at(resid, position)
+        logits = adapter.logits_at(resid, position, all_positions=adapter.reads_final(hooks))
     return logits, probed.get("value")
 
 
-def _patch_hook(site, edits):
-    """x' = decode(f') + c_err * e at each edited (row, pos), where f' scales the chosen latents."""
+def _patch_hook(site, edits, inputs):
+    """x' = x_hat(f') + c_err * e at each edited (row, pos), where f' scales the chosen latents.
+
+    f is read from what the SAE reads in this run: x itself, or a transcoder's input hook (``inputs``); x_hat
+    includes a skip transcoder's skip term, so e = x - x_hat(f) is its error at the output site.
+    """
 
     def hook(act, hook):
         flat = site.flat(act).clone()
+        read = flat if site.input_site == site.site else inputs[site.input_site]
         for (b, p), scales in edits.items():
-            x = flat[b, p]
-            f = site.encode(x)
-            x_hat = site.decode(f).to(x.dtype)
+            x, x_in = flat[b, p], read[b, p]
+            f = site.encode(x_in)
+            x_hat = site.reconstruction(f, x_in).to(x.dtype)
             f2 = f.clone()
             for latent, scale in scales.items():
                 if latent is not None:
                     f2[latent] = f2[latent] * scale
             err_scale = scales.get(None, 1.0)
-            flat[b, p] = site.decode(f2).to(x.dtype) + err_scale * (x - x_hat)
+            flat[b, p] = site.reconstruction(f2, x_in).to(x.dtype) + err_scale * (x - x_hat)
         return site.unflat(flat, act)
+
+    return hook
+
+
+def _keep_input(store, inner):
+    """Keep the activation at a transcoder's input hook (flattened, after ``inner``'s edit) for its patch hook."""
+
+    def hook(act, hook):
+        if inner is not None:
+            act = inner(act, hook)
+        store[hook.name] = act.flatten(2) if act.dim() > 3 else act
+        return act
 
     return hook
 
@@ -67,7 +89,7 @@ def _probe_hook(site, pos, latent, out, inner):
     def hook(act, hook):
         if inner is not None:
             act = inner(act, hook)
-        out["value"] = site.encode(site.flat(act)[:, pos])[:, latent]
+        out["value"] = site.encode((act.flatten(2) if act.dim() > 3 else act)[:, pos])[:, latent]
         return act
 
     return hook

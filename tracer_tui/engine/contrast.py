@@ -40,6 +40,7 @@ from ..core.errors import Hint, TracerError, check_cancel
 from .forward import site_recorder
 from .labeling import Completion, as_completions, counts, label, read_completions_file
 from .sampling import prompt_ids, sample_groups
+from .sae_site import check_plain_saes
 
 _LATENT_RE = re.compile(r"^(?P<site>[A-Za-z_][\w.]*):(?P<latent>\d+)$")
 BATCH_TOKENS = 4096
@@ -439,6 +440,7 @@ def contrast(tracer, prompt: str, completions=None, samples: int | None = None, 
     """
     check_mode(mode)
     check_positions(positions)
+    check_plain_saes(tracer.saes, "contrast")
     adapter = tracer.adapter
     ids = prompt_ids(adapter, prompt)
     report = progress or (lambda step, frac: None)

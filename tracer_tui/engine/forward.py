@@ -14,6 +14,11 @@ class SiteState:
     active: object  # ActiveRows: positions, latents (and decoder rows) of the active latents
     vals: object  # [nnz] their activations
     err: object  # [pos, d_in] error term x - x_hat, detached
+    act_in: object = None  # [1, pos, ...] what the SAE reads (a transcoder's input hook; else ``act``), in the graph
+
+    def __post_init__(self):
+        if self.act_in is None:
+            self.act_in = self.act
 
     @property
     def pos_idx(self):
@@ -46,23 +51,27 @@ def clean_run(adapter, site_saes, tokens, position: int) -> CleanRun:
         resid_pre[int(hook.name.split(".")[1])] = act.detach()
 
     hooks = {f"blocks.{layer}.hook_resid_pre": keep_resid for layer in range(adapter.n_layers)}
-    site_names = {s.site for s in site_saes}
+    site_names = {s.site for s in site_saes} | {s.input_site for s in site_saes}
     hooks = {name: fn for name, fn in hooks.items() if name not in site_names}
-    hooks.update({s.site: _both(keep_site, keep_resid) if s.site.endswith("hook_resid_pre") else keep_site
-                  for s in site_saes})
+    hooks.update({name: _both(keep_site, keep_resid) if name.endswith("hook_resid_pre") else keep_site
+                  for name in site_names})
     with torch.enable_grad(), adapter.hooks(hooks):
         resid = adapter.run(tokens)
-        logits = adapter.logits_at(resid, position)
+        # With an SAE after the last block (ln_final.*), every position goes through the final norm, so its
+        # nodes sit at their own positions.
+        logits = adapter.logits_at(resid, position, all_positions=adapter.reads_final(site_names))
 
     states = []
     with torch.no_grad():
         for s in site_saes:
-            act = acts[s.site]
+            act, act_in = acts[s.site], acts[s.input_site]
             x = s.flat(act.detach())[0]
-            f = s.encode(x)
-            active = s.active_rows(f)
+            x_in = s.flat(act_in.detach())[0]
+            f = s.encode(x_in)
+            active = s.active_rows(f, x_in)
             err = x - s.reconstruct(f, active).to(x.dtype)
-            states.append(SiteState(act=act, f=f, active=active, vals=f[active.pos_idx, active.lat_idx], err=err))
+            states.append(SiteState(act=act, f=f, active=active, vals=f[active.pos_idx, active.lat_idx], err=err,
+                                    act_in=act_in))
     return CleanRun(tokens=tokens, logits=logits, sites=states, resid_pre=resid_pre)
 
 

@@ -64,14 +64,39 @@ class ModelAdapter:
     def hook_widths(self, sites: list[str]) -> dict[str, int]:
         """Flattened activation width at each site, from one forward pass over a single token."""
         widths: dict[str, int] = {}
+        calls: dict[str, int] = {}
 
         def grab(act, hook):
             widths[hook.name] = act[0, 0].numel()
+            calls[hook.name] = calls.get(hook.name, 0) + 1
 
         tokens = self._torch.zeros((1, 1), dtype=self._torch.long, device=self.device)
         with self._torch.inference_mode(), self.hooks({s: grab for s in sites}):
-            self.logits_at(self.run(tokens), 0)
+            self.logits_at(self.run(tokens), 0, all_positions=True)
+        for site in sites:
+            if site not in widths:
+                raise TracerError(f"hook {site} never fires on this model: {self.silent_hook_reason(site)}")
+            if calls[site] > 1:
+                raise TracerError(f"hook {site} fires {calls[site]} times per forward pass on this model (e.g. ln1 "
+                                  "normalises queries, keys and values separately): an SAE there is not supported")
         return widths
+
+    def silent_hook_reason(self, site: str) -> str:
+        """Why a hook point that exists in the model is never called in its forward pass."""
+        cfg = self.cfg
+        if site.endswith("hook_mlp_in") and not cfg.use_hook_mlp_in:
+            return "it needs use_hook_mlp_in (model.set_use_hook_mlp_in(True)), which is off"
+        if site.endswith("hook_attn_in") and not cfg.use_attn_in:
+            return "it needs use_attn_in (model.set_use_attn_in(True)), which is off"
+        if site.endswith(("hook_q_input", "hook_k_input", "hook_v_input")) and not cfg.use_split_qkv_input:
+            return "it needs use_split_qkv_input (model.set_use_split_qkv_input(True)), which is off"
+        if site.endswith("attn.hook_result") and not cfg.use_attn_result:
+            return "it needs use_attn_result (model.set_use_attn_result(True)), which is off"
+        if ("mlp" in site or "ln2" in site) and cfg.attn_only:
+            return "the model is attention-only (no MLP)"
+        if site.endswith("hook_resid_mid") and (cfg.parallel_attn_mlp or cfg.attn_only):
+            return "the block has no residual stream between attention and MLP (parallel or attention-only)"
+        return "the model's configuration never calls it"
 
     # ---- tokens ------------------------------------------------------------------------------
     @property
@@ -130,6 +155,10 @@ class ModelAdapter:
         """Logits of residual-stream vectors [..., d_model] as the model computes them: final norm, unembedding,
         soft-cap (Gemma 2). ``at_least_float32`` widens half precision before the soft-cap."""
         x = self.model.ln_final(resid) if self.cfg.normalization_type is not None else resid
+        return self._unembed(x, at_least_float32)
+
+    def _unembed(self, x, at_least_float32: bool = False):
+        """Logits of final-normed vectors: unembedding and soft-cap (Gemma 2)."""
         # x @ W_U directly: TransformerLens' Unembed copies W_U (vocab x d_model) on every call.
         logits = x @ self.model.W_U + self.model.b_U
         if at_least_float32:
@@ -139,9 +168,20 @@ class ModelAdapter:
             logits = cap * self._torch.tanh(logits / cap)
         return logits
 
-    def logits_at(self, resid, position: int):
-        """Logits at one position only ([batch, vocab]): no full [pos x vocab] unembed."""
+    def logits_at(self, resid, position: int, all_positions: bool = False):
+        """Logits at one position only ([batch, vocab]): no full [pos x vocab] unembed.
+
+        ``all_positions`` runs the final norm over every position first (then unembeds one), so hooks after the
+        last block (ln_final.*) see the whole sequence at its own positions.
+        """
+        if all_positions and self.cfg.normalization_type is not None:
+            x = self.model.ln_final(resid)[:, position : position + 1]
+            return self._unembed(x)[:, 0]
         return self._logits(resid[:, position : position + 1])[:, 0]
+
+    def reads_final(self, sites) -> bool:
+        """Does any of these hook names sit after the last block (ln_final.*)?"""
+        return any(self.layer(s) >= self.n_layers for s in sites)
 
     def unembed_directions(self, vectors):
         """Logit effect of residual-stream directions (decoder rows) through W_U, ignoring ln_final's scale."""

@@ -26,6 +26,7 @@ from ..core.defaults import (DEFAULT_MAX_TOKENS, DEFAULT_MULTIPLIER, DEFAULT_RAN
 from ..core.errors import TracerError
 from .labeling import Completion, label, make_rule
 from .sampling import NonFiniteLogits, prompt_ids, sample_groups
+from .sae_site import check_plain_saes
 
 
 @dataclass
@@ -146,6 +147,7 @@ def steer(tracer, prompt: str, latent: str, alpha: float | None = None, samples:
 
     adapter = tracer.adapter
     site, index = parse_latent(tracer, latent)
+    check_plain_saes([site], "steer")
     r = make_rule(rule, keywords)
     check_steering(samples, max_tokens, temperature, random, alpha, multiplier, has_rule=r is not None)
     alpha, multiplier = check_alpha(alpha), check_alpha(multiplier)

@@ -72,6 +72,7 @@ class Trace:
         (so the non-residual sites between it and the node come along); all of them when there is none.
         "all": every site before the node. See docs/attribution.md, "Levels".
         """
+        site_index = self._read_index(site_index)
         if self.upstream == "all":
             return list(range(site_index))
         out = []
@@ -80,6 +81,14 @@ class Trace:
             if is_residual_site(self.tracer.saes[i].site):
                 break
         return out[::-1]
+
+    def _read_index(self, site_index: int) -> int:
+        """A transcoder's latents read its input hook: only sites up to that hook are upstream of them."""
+        saes = self.tracer.saes
+        if site_index >= len(saes) or saes[site_index].input_site == saes[site_index].site:
+            return site_index
+        key = self.tracer.adapter.order_key(saes[site_index].input_site)
+        return sum(1 for s in saes[:site_index] if self.tracer.adapter.order_key(s.site) <= key)
 
     def level_sites(self, parent: str = TARGET) -> list[str]:
         """Names of the sites ``parent``'s children come from ("target" or a latent id), in forward order."""
@@ -210,7 +219,7 @@ class Trace:
         for s_idx in set(sites):
             rows = [i for i, s in enumerate(sites) if s == s_idx]
             sae, st = self.tracer.saes[s_idx], self._clean.sites[s_idx]
-            f = sae.encode(sae.flat(st.act)[0, [ids[i].position for i in rows]])
+            f = sae.encode(sae.flat(st.act_in)[0, [ids[i].position for i in rows]])
             for j, i in enumerate(rows):
                 out[i] = f[j, ids[i].latent]
         return torch.stack(out)

@@ -12,7 +12,7 @@ from ..core.errors import TracerError, check_cancel
 from .forward import clean_run
 from .model_adapter import ModelAdapter
 from .checks import check_length, check_prompt, check_top_k
-from .sae_site import SiteSAE
+from .sae_site import SiteSAE, check_inputs, model_warnings
 from .target import resolve_target
 
 
@@ -21,8 +21,11 @@ class Tracer:
         if not saes:
             raise TracerError("no SAEs: attribution needs at least one SAE")
         self.adapter = adapter
+        check_inputs(adapter, saes)  # transcoders' input hooks (their output sites are checked with the rest)
         self.saes = sorted(saes, key=lambda s: adapter.order_key(s.site))
         self.site_by_name = {s.site: s for s in self.saes}
+        # One-line warnings about a setup that loads but may mislead (e.g. an SAE trained on another model).
+        self.warnings: list[str] = [w for s in self.saes for w in model_warnings(s, adapter.cfg.model_name)]
 
     @classmethod
     def load(cls, model: str | None = None, saes=(), device: str = "auto", dtype: str = "float32", progress=None):
