@@ -121,11 +121,18 @@ def test_trace_ablate_verify_on_the_cached_model(capsys, offline):
     assert ablation["nodes"] == [node] and ablation["scales"] == [0.0] and isinstance(ablation["delta"], float)
 
 
-@pytest.mark.xfail(strict=False, reason="layer_norm SAEs: SAE-Lens's decode() consumes the stats encode() stored, "
-                   "so a second decode fails (engine/sae_site.py, owned by the SAE-architectures work)")
-def test_trace_on_topk_layer_norm_sae(capsys, offline):
-    code, out, err = run(capsys, "trace", PROMPT, "--model", "gpt2", "--sae", TOPK1, "--json")
+def test_trace_ablate_and_verify_on_topk_layer_norm_sae(capsys, offline):
+    """OpenAI's v5 SAEs normalise their input (layer_norm): SAE-Lens keeps those statistics between encode and
+    decode, which crashed the second decode. Now trace, ablate and verify all run on the registry path."""
+    code, out, err = run(capsys, "trace", PROMPT, "--model", "gpt2", "--sae", TOPK1, "--json", "--verify", "3")
     assert code == 0, err
+    data = json.loads(out)
+    latent = next(n for n in data["nodes"] if n["kind"] == "latent")
+    assert data["verify"]["k"] == 3 and all(isinstance(p["actual"], float) for p in data["verify"]["pairs"])
+    code, out, err = run(capsys, "trace", PROMPT, "--model", "gpt2", "--sae", TOPK1, "--json",
+                         "--ablate", latent["id"])
+    assert code == 0, err
+    assert json.loads(out)["ablation"]["nodes"] == [latent["id"]]
 
 
 # ---- formats that cannot fit the tiny model: refused with a reason, before weights are read -----------------------
