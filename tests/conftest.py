@@ -41,6 +41,6 @@ def bundle_dir(tmp_path_factory):
     model = make_model(seed=3)
     save_model_dir(model, root / "model")
     for i, site in enumerate(SITES):
-        sae = make_sae(site, model.cfg.d_model, seed=3 + i)
+        sae = make_sae(site, model.cfg.d_model, seed=3 + i, model_name=model.cfg.model_name)
         sae.save_model(root / "saes" / site)
     return root

@@ -53,13 +53,13 @@ def make_model(seed=0, n_layers=2, d_model=16, normalization_type="LN", dtype=No
     return model.to(dtype) if dtype is not None else model
 
 
-def make_sae(site, d_in, d_sae=48, seed=0, dtype=None, architecture="standard", **cfg_extra):
+def make_sae(site, d_in, d_sae=48, seed=0, dtype=None, architecture="standard", model_name="tiny", **cfg_extra):
     import torch
     from sae_lens import StandardSAE, StandardSAEConfig
     from sae_lens.saes.sae import SAEMetadata
 
     cfg = StandardSAEConfig(d_in=d_in, d_sae=d_sae, dtype="float32", device="cpu",
-                            metadata=SAEMetadata(hook_name=site, model_name="tiny"), **cfg_extra)
+                            metadata=SAEMetadata(hook_name=site, model_name=model_name), **cfg_extra)
     sae = StandardSAE(cfg)
     g = torch.Generator().manual_seed(1000 + seed)
     with torch.no_grad():

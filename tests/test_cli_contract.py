@@ -134,3 +134,20 @@ def test_text_report_warns_when_logprob_is_saturated(prob, metric, noted):
     data = {"target": {"token": " Paris", "id": 1, "position": 3, "metric": metric, "value": -0.01, "prob": prob},
             "top_predictions": [], "nodes": []}
     assert ("saturated" in render_trace(data)) == noted
+
+
+def test_an_sae_trained_on_another_model_is_a_warning_on_stderr(tmp_path, capsys):
+    """An SAE whose metadata names another model loads (it may be a fine-tune), but the user hears about it once,
+    on stderr, and --json output on stdout stays one valid object."""
+    from helpers import make_model, make_sae
+
+    from tracer_tui.engine.bundle import save_model_dir
+
+    model = make_model(seed=4)
+    save_model_dir(model, tmp_path / "model")
+    make_sae("blocks.1.hook_resid_pre", model.cfg.d_model, seed=4, model_name="pythia-70m").save_model(
+        tmp_path / "saes" / "blocks.1.hook_resid_pre")
+    assert main(["trace", "When Mary and John", "--model", str(tmp_path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    json.loads(out)
+    assert err.count("warning:") == 1 and "trained on model 'pythia-70m'" in err, err

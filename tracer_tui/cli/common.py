@@ -14,6 +14,13 @@ def add_load_options(p) -> None:
 
 
 def load_tracer(args, progress=None):
+    """Load the model and SAEs; setups that load but may mislead (an SAE trained on another model) are one
+    ``warning:`` line each on stderr, never on stdout (``--json`` stays one object)."""
+    import sys
+
     from ..engine.tracer import Tracer
 
-    return Tracer.load(model=args.model, saes=args.sae, device=args.device, dtype=args.dtype, progress=progress)
+    tracer = Tracer.load(model=args.model, saes=args.sae, device=args.device, dtype=args.dtype, progress=progress)
+    for line in tracer.warnings:
+        print(f"tracer-tui: warning: {line}", file=sys.stderr)
+    return tracer
