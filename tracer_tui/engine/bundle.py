@@ -101,7 +101,7 @@ def read_config(path) -> dict:
     return config
 
 
-def read_tensors(file, what: str) -> dict:
+def read_tensors(file, what: str, infinite_ok: frozenset = frozenset()) -> dict:
     """{name: tensor} of a safetensors file; unreadable (truncated, not safetensors) or a NaN/inf in any floating
     tensor is a TracerError naming the file and the tensor."""
     from safetensors.torch import load_file
@@ -115,16 +115,21 @@ def read_tensors(file, what: str) -> dict:
         text = str(err).strip().splitlines()
         raise v.FileFormatError(file, f"could not read {what} {str(file)!r} (damaged or truncated?): "
                                       f"{text[0] if text else type(err).__name__}") from None
-    check_finite_tensors(tensors, file, what)
+    check_finite_tensors(tensors, file, what, infinite_ok)
     return tensors
 
 
-def check_finite_tensors(tensors: dict, file, what: str) -> None:
+def check_finite_tensors(tensors: dict, file, what: str, infinite_ok: frozenset = frozenset()) -> None:
+    """No NaN anywhere; no inf except in the tensors named in ``infinite_ok`` (buffers such as the attention
+    mask's ``IGNORE`` = -inf, which are constants, not weights)."""
     import torch
 
     for name, t in tensors.items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            bad = int((~torch.isfinite(t)).sum())
+        if not t.is_floating_point():
+            continue
+        ok = ~torch.isnan(t) if name in infinite_ok else torch.isfinite(t)
+        if not bool(ok.all()):
+            bad = int((~ok).sum())
             raise v.FileFormatError(file, f"{what} {str(file)!r}: tensor {name} holds {bad} NaN or infinite "
                                           f"value(s); the file is damaged or was saved from a diverged run")
 
@@ -133,8 +138,9 @@ def load_weights(model, path) -> None:
     """Copy model.safetensors into ``model``; any tensor missing from the file or not in the model, of another
     shape than the config implies, or holding NaN/inf, is an error."""
     path = Path(path)
-    tensors = read_tensors(path / WEIGHTS, "model weights")
     own = model.state_dict()
+    buffers = frozenset(own) - {name for name, _ in model.named_parameters()}
+    tensors = read_tensors(path / WEIGHTS, "model weights", infinite_ok=buffers)
     wrong = [f"{k} is {list(t.shape)}, config.json implies {list(own[k].shape)}" for k, t in tensors.items()
              if k in own and tuple(t.shape) != tuple(own[k].shape)]
     if wrong:
