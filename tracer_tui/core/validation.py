@@ -78,6 +78,17 @@ def read_text(path, what: str = "file", quote: bool = True) -> str:
 
 def nesting_depth(text: str) -> int:
     """The deepest bracket nesting of JSON or TOML text, ignoring brackets inside strings (a cheap scan)."""
+    return _scan(text)[0]
+
+
+def _unfinished(text: str) -> bool:
+    """Whether JSON text ends inside a string or with brackets still open: what a truncated file looks like."""
+    _, depth, quote = _scan(text, stop_deep=False)
+    return depth > 0 or quote is not None
+
+
+def _scan(text: str, stop_deep: bool = True) -> tuple[int, int, str | None]:
+    """(deepest nesting, nesting at the end, open quote at the end)."""
     depth = deepest = 0
     quote = None
     escaped = comment = False
@@ -99,11 +110,11 @@ def nesting_depth(text: str) -> int:
             depth += 1
             if depth > deepest:
                 deepest = depth
-                if deepest > MAX_DEPTH:
-                    return deepest
+                if stop_deep and deepest > MAX_DEPTH:
+                    return deepest, depth, quote
         elif ch in "]}":
             depth = max(0, depth - 1)
-    return deepest
+    return deepest, depth, quote
 
 
 def _check_depth(p, text: str, at: str) -> None:
@@ -117,7 +128,7 @@ def parse_json(p, text: str, what: str = "file", quote: bool = True):
     try:
         return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as err:
-        truncated = " (truncated?)" if err.pos >= len(text.rstrip()) else ""
+        truncated = " (truncated?)" if err.pos >= len(text.rstrip()) or _unfinished(text) else ""
         raise FileFormatError(p, f"{at}: not valid JSON{truncated}: {err.msg} at line {err.lineno}, "
                                  f"column {err.colno}") from None
     except ValueError as err:  # _no_constant
