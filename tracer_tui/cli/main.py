@@ -20,6 +20,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, like every other error
         raise SystemExit(_fail(message))
 
+    def _get_values(self, action, arg_strings):
+        # argparse drops a '--' given as an option's value (`--depth=--`, `--label --`), leaving a list where one
+        # value belongs; the value is the text '--' (then converted and refused like any other).
+        if arg_strings == ["--"] and action.nargs is None:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
 
 def _fail(message: str, code: int = 2) -> int:
     if sys.stderr is not None:  # a closed stderr: the exit code is all that can be said
@@ -59,9 +68,8 @@ PATH_KINDS = {"model": ("d", "model", "a bundle directory or a model name"),
 def check_args(args) -> None:
     """Checks every subcommand shares, before anything loads: text options must be UTF-8, the device name must
     be one torch can mean, a path option must be the kind of path it names, stdout must be open."""
-    from pathlib import Path
-
     from ..core.defaults import check_device_name, text_is_utf8
+    from ..core.validation import expand_path
     from ..core.errors import TracerError
 
     for dest, value in vars(args).items():
@@ -76,7 +84,7 @@ def check_args(args) -> None:
         for item in value if isinstance(value, list) else [value]:
             if not item:
                 continue
-            path = Path(str(item)).expanduser()
+            path = expand_path(str(item), what)
             if kind == "d" and path.is_file():
                 raise TracerError(f"{what} {str(item)!r} is a file; expected {expected}")
             if kind == "f" and path.is_dir():

@@ -57,6 +57,16 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def expand_path(text, what: str = "path") -> Path:
+    """``~`` and ``~user`` expanded; an unknown user (``~nouser/x``) is a FileFormatError, not a RuntimeError."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "Could not determine home directory."
+        user = str(text)[1:].split("/", 1)[0]
+        raise FileFormatError(text, f"{what} {str(text)!r}: '~{user}' is the home folder of user {user!r}, "
+                                    "who does not exist; write the full path") from None
+
+
 # ---- reading -----------------------------------------------------------------------------------------------------
 def read_text(path, what: str = "file", quote: bool = True) -> str:
     """A UTF-8 text file (a leading BOM is dropped). Missing, a directory, unreadable or not UTF-8: one line."""

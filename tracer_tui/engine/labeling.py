@@ -119,9 +119,9 @@ def as_completions(items) -> list[Completion]:
 
 def read_completions_file(path) -> list[Completion]:
     """JSON lines ({"completion", "undesired"}) or plain text separated by lines holding only ``---``."""
-    from ..core.validation import looks_like_jsonl, parse_jsonl, read_text
+    from ..core.validation import expand_path, looks_like_jsonl, parse_jsonl, read_text
 
-    p = Path(path).expanduser()
+    p = expand_path(path, "completions file")
     text = read_text(p, "completions file")  # a UTF-8 BOM is dropped, so BOM + JSON lines is JSON lines
     if looks_like_jsonl(text):
         out = []

@@ -51,9 +51,9 @@ def sample_prompt_texts() -> list[str]:
 
 
 def read_texts(path) -> list[str]:
-    from ..core.validation import read_text
+    from ..core.validation import expand_path, read_text
 
-    text = read_text(Path(path).expanduser(), "means text file")
+    text = read_text(expand_path(path, "means text file"), "means text file")
     texts = [t.strip() for t in text.split("\n\n") if t.strip()]
     if not texts:
         raise TracerError(f"means text file {str(path)!r} is empty")
