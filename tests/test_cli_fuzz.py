@@ -23,8 +23,8 @@ PROMPT = "When Mary and John went to the store, John gave a drink to"
 SITE = "blocks.0.hook_resid_pre"
 
 # TRACER_TUI_FUZZ_EXAMPLES raises the count for a longer hunt (the default keeps the file well under a minute)
-FUZZ = settings(max_examples=int(os.environ.get("TRACER_TUI_FUZZ_EXAMPLES", "30")), deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=int(os.environ.get("TRACER_TUI_FUZZ_EXAMPLES", "30")), deadline=None,
+                derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 
 # argv never holds NUL; anything else can arrive, including bytes that are not UTF-8 (surrogate-escaped)
 TEXT = st.one_of(st.text(st.characters(blacklist_characters="\x00"), max_size=24),

@@ -8,10 +8,8 @@ or plain text with completions separated by lines holding only ``---``.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from ..core.errors import Hint, TracerError
 
