@@ -38,6 +38,25 @@ async def test_dialog_answers_once_under_repeated_keys(bundle_dir, tiny_tracer, 
         await assert_recovers(app, pilot)
 
 
+async def test_two_queued_enters_answer_once(bundle_dir, tiny_tracer):
+    """Two Enter events already queued when the first one dismisses the dialog (a fast double press)."""
+    from textual.widgets import Input
+
+    app = make_app(bundle_dir, tiny_tracer)
+    answers = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(app, pilot)
+        screen = AskScreen("question?", "x")
+        app.push_screen(screen, answers.append)
+        await pilot.pause()
+        box = screen.query_one(Input)
+        box.post_message(Input.Submitted(box, "x"))
+        box.post_message(Input.Submitted(box, "x"))
+        await pilot.pause()
+        await pilot.pause()
+        assert answers == ["x"] and app.is_running and app.screen is not screen
+
+
 async def test_dialog_answer_after_dismissal_is_ignored(bundle_dir, tiny_tracer):
     """Both paths to an answer, called again after the first one (what a queued key does), do nothing."""
     app = make_app(bundle_dir, tiny_tracer)
