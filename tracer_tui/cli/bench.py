@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 HELP = "measure the engine on a GPT-2-small-shaped model with 12 SAEs (no download)"
@@ -25,13 +24,22 @@ def run(args) -> int:
     from ..bench.run import run_bench
     from ..core.errors import TracerError
 
+    from ..bench.gpt2_shape import FULL, TINY
+    from ..core.defaults import MAX_REPEAT, check_int_range
+    from ..engine.serialize import dumps
+    from .render import emit
+
     if args.repeat < 1 or args.tokens < 2:
         raise TracerError("--repeat must be >= 1 and --tokens >= 2")
+    check_int_range("--repeat", args.repeat, 1, MAX_REPEAT)
+    n_ctx = (TINY if args.tiny else FULL)["n_ctx"]
+    check_int_range("--tokens", args.tokens, 2, n_ctx, f"the {'tiny' if args.tiny else 'GPT-2-shaped'} model's "
+                    "context")
     quiet = args.json
     result = run_bench(device=args.device, repeat=args.repeat, tokens=args.tokens, tiny=args.tiny,
                        progress=None if quiet else lambda step: print(f"… {step}", file=sys.stderr, flush=True))
     if args.json:
-        print(json.dumps(result))
+        emit(dumps(result, "the benchmark"))
         return 0
     print(f"device {result['device']}, torch {result['torch']}, {result['threads']} threads, "
           f"{result['tokens']} tokens, median of {result['repeat']}")

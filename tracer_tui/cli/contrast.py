@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from ..core.defaults import (CONTRAST_MODES, DEFAULT_CONTRAST_MODE, DEFAULT_CONTRAST_TOP, DEFAULT_MAX_TOKENS,
                              DEFAULT_SAMPLES, DEFAULT_SEED, DEFAULT_STOP, DEFAULT_TEMPERATURE)
 from .common import add_load_options, load_tracer
@@ -87,18 +85,22 @@ def run(args) -> int:
     from ..engine.checks import check_top_k
     from ..engine.contrast import contrast
 
+    from ..core.defaults import MAX_TOP_K, check_int_range, check_sampling_bounds
+    from ..engine.serialize import check_finite_output, dumps
+    from .render import emit
+
     check_top_k(args.top)
+    check_int_range("top-K", args.top, 1, MAX_TOP_K)
     check_sampling(1 if args.samples is None else args.samples, args.max_tokens, args.temperature)
+    check_sampling_bounds(1 if args.samples is None else args.samples, args.max_tokens, args.temperature, args.seed)
     labels = parse_labels(args.label)
     tracer = load_tracer(args)
     c = contrast(tracer, args.prompt, completions=args.completions, samples=args.samples, rule=args.rule,
                  keywords=args.keywords, labels=labels, mode=args.mode, means_text=args.means_text,
                  temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, stop=stop_strings(args))
     data = c.to_json(args.top)
-    if args.json:
-        print(json.dumps(data))
-    else:
-        print(render(data))
+    check_finite_output(data, "the contrast")
+    emit(dumps(data, "the contrast") if args.json else render(data))
     return 0
 
 

@@ -28,6 +28,20 @@ def describe_error(err: BaseException) -> tuple[str, int]:
     return f"{unexpected(err)} (set TRACER_TUI_DEBUG=1 for a traceback)", 1
 
 
+def emit(text: str) -> None:
+    """Print a command's result. A write that fails (a full disk, a closed descriptor) is one line, not an
+    "unexpected" OSError; a reader that left (BrokenPipeError) is handled by main."""
+    import sys
+
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise TracerError(f"could not write the result to standard output: {err.strerror or err}") from None
+
+
 SATURATED = 0.98  # above this p(target), d logprob is squashed by (1 - p)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from ..core.defaults import DEFAULT_MULTIPLIER, DEFAULT_RANDOM, DEFAULT_STEER_SAMPLES
 from .common import add_load_options, load_tracer
 from .contrast import add_rule_options, add_sampling_options, stop_strings
@@ -36,15 +34,28 @@ def run(args) -> int:
     from ..core.defaults import check_steering
     from ..engine.steering import steer
 
+    from ..core.defaults import MAX_SAMPLES, check_multiplier, check_sampling_bounds
+    from ..core.errors import TracerError
+    from ..engine.serialize import check_finite_output, dumps
+    from .render import emit
+
     check_steering(args.samples, args.max_tokens, args.temperature, args.random, args.alpha, args.multiplier,
                    has_rule=args.rule is not None or args.keywords is not None)
+    check_multiplier(args.alpha, "alpha")  # alpha 0 or multiplier 0 would steer nothing: refused, not run
+    check_multiplier(args.multiplier, "multiplier")
+    check_sampling_bounds(args.samples, args.max_tokens, args.temperature, args.seed)
+    if args.samples * (args.random + 2) > MAX_SAMPLES:
+        raise TracerError(f"steering would sample {args.samples} x ({args.random} random + 2) = "
+                          f"{args.samples * (args.random + 2)} completions, more than {MAX_SAMPLES} fit in memory: "
+                          "lower the samples or the random latents")
     tracer = load_tracer(args)
     result = steer(tracer, args.prompt, args.latent, alpha=args.alpha, samples=args.samples, rule=args.rule,
                    keywords=args.keywords, random=args.random, seed=args.seed, temperature=args.temperature,
                    max_tokens=args.max_tokens, stop=stop_strings(args), multiplier=args.multiplier)
     data = result.to_json()
+    check_finite_output(data, "the steering result")
     if args.json:
-        print(json.dumps(data))
+        emit(dumps(data, "the steering result"))
         return 0
     band = data["random"]
     lines = [f"latent      {data['latent']}   alpha {data['alpha']:.4g} ({data['multiplier']:.3g} x typical "
@@ -57,5 +68,5 @@ def run(args) -> int:
     lines.append("")
     for c in data["completions"][:10]:
         lines.append(f"  {'U' if c['undesired'] else 'd'}  {c['text']!r}")
-    print("\n".join(lines))
+    emit("\n".join(lines))
     return 0

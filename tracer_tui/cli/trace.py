@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from ..core.defaults import DEFAULT_METRIC, DEFAULT_TOP_K, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES
 from .common import add_load_options, load_tracer
 
@@ -42,22 +40,37 @@ def _parse_ablation(text: str):
     from ..core.errors import TracerError
     from ..core.nodes import Intervention, NodeId
 
+    from ..core.defaults import MAX_SCALE
+
     node, _, scale = text.partition("=")
     try:
         value = float(scale) if scale else 0.0
     except ValueError:
         raise TracerError(f"bad scale in --ablate {text!r}: expected NODE or NODE=NUMBER") from None
-    return Intervention(NodeId.parse(node), value)
+    intervention = Intervention(NodeId.parse(node), value)
+    if abs(value) > MAX_SCALE:  # NaN and inf are refused by Intervention itself
+        raise TracerError(f"scale for {node} must be between {-MAX_SCALE:g} and {MAX_SCALE:g}, got {scale}: "
+                          "larger scales overflow the activations")
+    return intervention
 
 
 def run(args) -> int:
     from ..core.errors import TracerError
-    from ..engine.serialize import expand_to_depth, trace_to_json, verify_levels
+    from ..engine.serialize import check_finite_output, dumps, expand_to_depth, trace_to_json, verify_levels
+
+    from ..core.defaults import MAX_DEPTH_LEVELS, MAX_TOP_K, MAX_VERIFY, check_finite_range, check_int_range
+    from .render import emit
 
     if args.depth < 1:
         raise TracerError(f"--depth must be at least 1, got {args.depth}")
     if args.verify is not None and args.verify < 1:
         raise TracerError(f"--verify must be at least 1, got {args.verify}")
+    check_int_range("--depth", args.depth, 1, MAX_DEPTH_LEVELS)
+    if args.verify is not None:
+        check_int_range("--verify", args.verify, 1, MAX_VERIFY)
+    if args.top is not None and args.top > MAX_TOP_K:
+        check_int_range("top-K", args.top, 1, MAX_TOP_K)
+    check_finite_range("minimum |attribution|", args.min_attr)  # nan, inf; negative: the engine's message
     interventions = [_parse_ablation(a) for a in args.ablate]
     tracer = load_tracer(args)
     trace = tracer.trace(args.prompt, target=args.target, target_id=args.target_id, position=args.position,
@@ -67,10 +80,11 @@ def run(args) -> int:
     ablation = trace.ablate(interventions) if interventions else None
     verify = verify_levels(trace, args.verify, depth=args.depth)[0] if args.verify else None
     data = trace_to_json(trace, depth=args.depth, ablation=ablation, verify=verify)
+    check_finite_output(data, "the trace")  # NaN is neither JSON nor a result, in either output form
     if args.json:
-        print(json.dumps(data))
+        emit(dumps(data, "the trace"))
     else:
         from .render import render_trace
 
-        print(render_trace(data))
+        emit(render_trace(data))
     return 0

@@ -97,3 +97,100 @@ def check_steering(samples, max_tokens, temperature, random, alpha, multiplier, 
 
 # Latents active on more than this share of tokens are "dense": not a concept, whatever their top snippets say.
 DENSE_THRESHOLD = 0.10
+
+
+# ---- bounds on numbers a user types (CLI flags, TUI dialogs) ----------------------------------------------------
+# Each bound is what the engine can do without an allocator error or an overflow; numbers past it are refused with
+# one line before any work starts. Bounds that depend on the model (context length) are checked once it is loaded.
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a 64-bit seed
+MAX_SAMPLES = 100_000  # completions per condition: beyond this the batch's logits alone outgrow any machine
+MAX_TOP_K = 100_000  # nodes per level / latents listed
+MAX_DEPTH_LEVELS = 64  # levels to expand (a model has far fewer SAE levels)
+MAX_VERIFY = 10_000  # real ablations per level
+MAX_REPEAT = 1_000  # bench repeats
+MAX_TEMPERATURE = 1e4
+MIN_TEMPERATURE = 1e-4  # 0 is greedy; between 0 and this, logits / T overflow to inf
+MAX_SCALE = 1e6  # |ablation scale|: beyond it the activations overflow float32
+
+
+def check_int_range(name: str, value, low: int, high: int | None = None, why: str = "") -> int:
+    """An integer in [low, high]; the message names the setting, the bound and (``why``) where it comes from."""
+    if value is None or isinstance(value, bool) or int(value) != value:
+        raise TracerError(f"{name} must be a whole number, got {value!r}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bound = f"at least {low}" if high is None else f"between {low} and {high}"
+        raise TracerError(f"{name} must be {bound}{f' ({why})' if why else ''}, got {value}")
+    return value
+
+
+def check_finite_range(name: str, value, low: float | None = None, high: float | None = None,
+                       nonzero: bool = False) -> float:
+    """A finite float within [low, high] (either may be None), optionally not 0."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TracerError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise TracerError(f"{name} must be a finite number, got {value}")
+    if nonzero and x == 0:
+        raise TracerError(f"{name} must not be 0: it would change nothing")
+    if (low is not None and x < low) or (high is not None and x > high):
+        lo = "" if low is None else f">= {low:g}"
+        hi = "" if high is None else f"<= {high:g}"
+        raise TracerError(f"{name} must be {' and '.join(b for b in (lo, hi) if b)}, got {value}")
+    return x
+
+
+def check_seed(seed) -> int:
+    return check_int_range("seed", seed, 0, MAX_SEED, "a 64-bit generator seed")
+
+
+def check_temperature(temperature) -> float:
+    t = check_finite_range("temperature", temperature, 0, MAX_TEMPERATURE)
+    if 0 < t < MIN_TEMPERATURE:
+        raise TracerError(f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {temperature}: "
+                          "smaller values overflow the logits")
+    return t
+
+
+def check_sampling_bounds(samples, max_tokens, temperature, seed, n_ctx: int | None = None) -> None:
+    """Upper bounds on top of :func:`check_sampling` (which checks the lower ones); ``n_ctx`` once a model is
+    loaded."""
+    check_sampling(samples, max_tokens, temperature)
+    check_int_range("number of samples", samples, 1, MAX_SAMPLES, "more would not fit in memory")
+    check_int_range("max tokens", max_tokens, 1, n_ctx, "the model's context" if n_ctx else "")
+    check_temperature(temperature)
+    check_seed(seed)
+
+
+def check_multiplier(multiplier, name: str = "multiplier") -> float | None:
+    """A steering strength (alpha or multiplier): None, or finite and not 0 (0 would steer nothing). Its size is
+    not bounded here: a vector that overflows the dtype is the engine's clear error (it depends on the latent)."""
+    if multiplier is None:
+        return None
+    return check_finite_range(name, multiplier, nonzero=True)
+
+
+def check_device_name(name) -> None:
+    """Torch-free early check of a device name: cpu takes no index (``cpu:7`` is refused here, not blamed on an
+    SAE later)."""
+    if name is None:
+        return
+    text = str(name).strip().lower()
+    kind, _, index = text.partition(":")
+    if kind == "cpu" and index:
+        raise TracerError(f"device {name!r}: the CPU has no device index", Hint(("device",), "cpu"))
+    if kind in ("cuda", "mps") and index and not index.isdigit():
+        raise TracerError(f"device {name!r}: the index must be a number, e.g. cuda:0")
+    if kind == "mps" and index not in ("", "0"):
+        raise TracerError(f"device {name!r}: there is only one MPS device; use mps")
+
+
+def text_is_utf8(value: str) -> bool:
+    """False for argv text holding surrogate escapes (bytes that were not valid UTF-8)."""
+    try:
+        value.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False

@@ -8,10 +8,8 @@ or plain text with completions separated by lines holding only ``---``.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from ..core.errors import Hint, TracerError
 
@@ -119,26 +117,16 @@ def as_completions(items) -> list[Completion]:
 
 def read_completions_file(path) -> list[Completion]:
     """JSON lines ({"completion", "undesired"}) or plain text separated by lines holding only ``---``."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise TracerError(f"completions file {str(path)!r} does not exist" if not p.exists()
-                          else f"completions file {str(path)!r} is not a file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise TracerError(f"completions file {str(path)!r} is not UTF-8 text") from None
-    if text.lstrip().startswith("{"):
+    from ..core.validation import expand_path, looks_like_jsonl, parse_jsonl, read_text
+
+    p = expand_path(path, "completions file")
+    text = read_text(p, "completions file")  # a UTF-8 BOM is dropped, so BOM + JSON lines is JSON lines
+    if looks_like_jsonl(text):
         out = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise TracerError(f"{p.name} line {n}: not valid JSON ({err.msg}); expected "
-                                  '{"completion": "...", "undesired": true|false|null}') from None
+        for n, row in parse_jsonl(p, text, "completions file", where=p.name):
             if not isinstance(row, dict):
-                raise TracerError(f"{p.name} line {n}: expected a JSON object with a \"completion\" field")
+                raise TracerError(f"{p.name} line {n}: expected a JSON object "
+                                  '{"completion": "...", "undesired": true|false|null}, got ' + type(row).__name__)
             out.append(replace(_from_dict(row, f"{p.name} line {n}"), source="file"))
     else:
         blocks, cur = [], []

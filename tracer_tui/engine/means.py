@@ -4,6 +4,10 @@ Lookup order: ``<bundle>/means.safetensors`` next to the loaded bundle (key = si
 from a text file (one text per non-empty line, or paragraph blocks) or, by default, from the prompts of
 ``sample_prompts/*.toml``, averaging over every position except BOS, and cached in
 ``platformdirs.user_cache_dir("tracer-tui")/means/<hash>.safetensors`` (hash of model, SAEs and texts).
+
+The cache is written atomically (a temporary file renamed over it) and a cache file that cannot be read (truncated,
+NaN, wrong shape) is recomputed and replaced; a damaged ``means.safetensors`` shipped in a bundle is an error that
+names it (it is the bundle's to fix).
 """
 
 from __future__ import annotations
@@ -47,13 +51,9 @@ def sample_prompt_texts() -> list[str]:
 
 
 def read_texts(path) -> list[str]:
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise TracerError(f"means text file {str(path)!r} does not exist")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise TracerError(f"means text file {str(path)!r} is not UTF-8 text") from None
+    from ..core.validation import expand_path, read_text
+
+    text = read_text(expand_path(path, "means text file"), "means text file")
     texts = [t.strip() for t in text.split("\n\n") if t.strip()]
     if not texts:
         raise TracerError(f"means text file {str(path)!r} is empty")
@@ -76,7 +76,10 @@ def site_means(tracer, text_file=None, texts: list[str] | None = None, cache_dir
                           "compute them from", Hint(("means_text",)))
     path = _cache_dir(cache_dir) / f"{_key(tracer, texts)}.safetensors"
     if path.is_file():
-        found = load_means(path, tracer)
+        try:
+            found = load_means(path, tracer)
+        except TracerError:  # a damaged cache (truncated, NaN, wrong shape) is rebuilt below
+            found = None
         if found is not None:
             return found
     means = compute_means(tracer, texts, progress=progress, should_cancel=should_cancel)
@@ -114,7 +117,12 @@ def compute_means(tracer, texts: list[str], progress=None, should_cancel=None) -
         count += tokens.shape[1] - skip
     if count == 0:
         raise TracerError("no tokens to compute mean activations from")
-    return {k: (v / count).to(torch.float32) for k, v in sums.items()}
+    means = {k: (v / count).to(torch.float32) for k, v in sums.items()}
+    bad = [k for k, v in means.items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise TracerError(f"the mean activations at {', '.join(bad)} are NaN or infinite: the model's activations "
+                          "overflow on these texts")
+    return means
 
 
 def _cache_dir(cache_dir) -> Path:

@@ -69,3 +69,42 @@ def trace_to_json(trace, depth: int | None = None, ablation=None, verify=None) -
     if verify is not None:
         out["verify"] = verify.to_json()
     return out
+
+
+# ---- the JSON writer: finite numbers only -----------------------------------------------------------------------
+def non_finite(data, path: str = ""):
+    """(path, value) of the first NaN or infinite number in a JSON-like structure, or None."""
+    import math
+
+    if isinstance(data, float):
+        return None if math.isfinite(data) else (path or "value", data)
+    if isinstance(data, dict):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in data.items())
+    elif isinstance(data, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(data))
+    else:
+        return None
+    for sub, value in items:
+        found = non_finite(value, sub)
+        if found is not None:
+            return found
+    return None
+
+
+def check_finite_output(data, what: str = "the result") -> None:
+    """A computed output holding NaN or inf is an error naming the value, never printed (NaN is not JSON)."""
+    from ..core.errors import TracerError
+
+    found = non_finite(data)
+    if found is not None:
+        where, value = found
+        raise TracerError(f"{what} is not finite: {where} = {value}; an input (a scale, alpha or weight) is too "
+                          "large for the model's dtype: use smaller values")
+
+
+def dumps(data, what: str = "the result") -> str:
+    """The only JSON writer of the CLI: strict JSON (``allow_nan=False``), a TracerError naming a non-finite value."""
+    import json
+
+    check_finite_output(data, what)
+    return json.dumps(data, allow_nan=False)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from ..core import paths
+from ..core import validation as v
 
 RENAMED = {"contrast": "foil"}  # binding ids renamed since (x sets the foil token); old keymaps keep working
 
@@ -22,12 +22,12 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
     if not path.is_file():
         return {}, None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        return {}, f"keymap {path}: {str(err).splitlines()[0]} (ignored)"
+        data = v.read_toml(path, "keymap", quote=False)
+    except v.FileFormatError as err:  # unreadable, not UTF-8, bad TOML, nested absurdly deep
+        return {}, f"{err} (ignored)"
     table = data.get("keys", data)
     if not isinstance(table, dict):
         return {}, f"keymap {path}: [keys] must be a table of binding id = \"keys\" (ignored)"
-    keymap = {_current_id(str(k)): str(v) for k, v in table.items() if isinstance(v, str)}
-    bad = [k for k, v in table.items() if not isinstance(v, str)]
+    keymap = {_current_id(str(k)): str(x) for k, x in table.items() if isinstance(x, str) and x.strip()}
+    bad = [k for k, x in table.items() if not isinstance(x, str) or not x.strip()]
     return keymap, (f"keymap {path}: values must be key strings: {', '.join(bad)}" if bad else None)

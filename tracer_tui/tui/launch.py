@@ -24,9 +24,27 @@ def _setup_log() -> None:
     logger.setLevel(logging.DEBUG)
 
 
+def check_terminal(stdin=None) -> None:
+    """The TUI reads keys from a terminal: a closed stdin or one that is a file or a pipe (``</dev/null``, cron,
+    CI) is refused with one line before Textual starts (which would otherwise hang or crash)."""
+    from ..core.errors import TracerError
+
+    stdin = sys.stdin if stdin is None else stdin
+    try:
+        tty = stdin is not None and not stdin.closed and stdin.isatty()
+    except (OSError, ValueError):  # a closed or invalid descriptor
+        tty = False
+    if not tty:
+        raise TracerError("the terminal UI needs a terminal, but standard input is not one (closed or redirected); "
+                          "run tracer-tui in a terminal, or use a subcommand such as `tracer-tui trace PROMPT "
+                          "--json` in scripts")
+
+
 def run_tui(args) -> int:
     from .options import Options
     from .timing import Timing
+
+    check_terminal()
 
     timing = Timing(_LAUNCH)
     _setup_log()

@@ -5,11 +5,10 @@ Parsing never raises on a bad file: errors come back as one-line messages and th
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 
 from ..core import paths
+from ..core import validation as v
 
 DEFAULT_THEME = "tracer-dark"
 COLOR_KEYS = ("primary", "secondary", "accent", "background", "surface", "panel", "foreground", "success",
@@ -49,7 +48,10 @@ def parse_theme(data: dict, source: str = "theme") -> dict:
         raise ThemeFileError(f"{source}: 'name' is required (a non-empty string)")
     if "primary" not in data:
         raise ThemeFileError(f"{source}: 'primary' is required")
-    spec: dict = {"name": name.strip(), "dark": bool(data.get("dark", True))}
+    dark = data.get("dark", True)
+    if not isinstance(dark, bool):
+        raise ThemeFileError(f"{source}: dark must be true or false, got {dark!r}")
+    spec: dict = {"name": name.strip(), "dark": dark}
     for key in COLOR_KEYS:
         if key in data:
             spec[key] = _check_color(data[key], f"{source}: {key}")
@@ -62,11 +64,12 @@ def parse_theme(data: dict, source: str = "theme") -> dict:
 
 
 def read_theme_file(path: Path) -> dict:
+    """A theme file through the one file-validation layer (core.validation): unreadable, not UTF-8, bad syntax or
+    nested absurdly deep is one line naming the file, never an exception of another type."""
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError) as err:  # TOMLDecodeError and JSONDecodeError are ValueErrors
-        raise ThemeFileError(f"theme file {path}: {str(err).splitlines()[0]}") from None
+        data = v.read_structured(path, "theme file", quote=False)
+    except v.FileFormatError as err:
+        raise ThemeFileError(str(err)) from None
     return parse_theme(data, f"theme file {path}")
 
 

@@ -1,4 +1,8 @@
-"""A one-line input dialog: returns the text, or None when cancelled with Esc."""
+"""A one-line input dialog: returns the text, or None when cancelled with Esc.
+
+Idempotent: the first Enter or Esc answers and every later key (Enter pressed twice fast, Enter then Esc) is
+ignored, so the dialog is dismissed exactly once (a second ``dismiss`` would pop a screen that is already gone:
+``ScreenStackError: Can't pop screen``)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class AskScreen(ModalScreen[str | None]):
     def __init__(self, question: str, value: str = "", placeholder: str = ""):
         super().__init__()
         self.question, self.value, self.placeholder = question, value, placeholder
+        self.answered = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="ask-box"):
@@ -27,7 +32,13 @@ class AskScreen(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value)
+        self._answer(event.value)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self._answer(None)
+
+    def _answer(self, value: str | None) -> None:
+        if self.answered or not self.is_attached or self.app.screen is not self:
+            return  # already answered (a repeated key), or no longer the top screen
+        self.answered = True
+        self.dismiss(value)
