@@ -3,7 +3,6 @@ they came from, when any did)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .common import add_load_options, load_tracer
@@ -21,7 +20,9 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     info = load_tracer(args).info()
     if args.json:
-        print(json.dumps(info))
+        from ..engine.serialize import dumps
+
+        print(dumps(info, "the model's description"))
         return 0
     m = info["model"]
     print(f"model  {m['name']}  ({m['layers']} layers, d_model {m['d_model']}, vocab {m['vocab']}, "
