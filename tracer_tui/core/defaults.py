@@ -97,3 +97,9 @@ def check_steering(samples, max_tokens, temperature, random, alpha, multiplier, 
 
 # Latents active on more than this share of tokens are "dense": not a concept, whatever their top snippets say.
 DENSE_THRESHOLD = 0.10
+
+# ---- TUI: verify each level as it appears ------------------------------------------------------------------------
+# Rows of each new level (the root after a trace, a latent's children after an expansion) that the TUI ablates for
+# real, one at a time, to show the actual Δ beside the estimate; 0 turns it off (docs/attribution.md, "Verify").
+AUTO_VERIFY_K = 10
+VERIFY_MORE_K = 20  # v: rows of the highlighted level verified (at least; loaded rows only)

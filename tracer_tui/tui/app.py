@@ -28,14 +28,14 @@ from ..core import session as sessions
 from .wording import describe
 from . import format as fmt
 from ..core import paths
-from ..core.defaults import METRICS
+from ..core.defaults import AUTO_VERIFY_K, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
 from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
-                       Loaded, LoadFailed, LoadProgress, Notice, ResumeFailed, Tokenized, TraceFailed, Traced,
-                       Verified, VerifyFailed)
-from .model import Exploration, Expansion, TraceRequest
+                       Loaded, LoadFailed, LoadProgress, Located, Notice, ResumeFailed, Tokenized, TraceFailed,
+                       Traced, Verified, VerifyFailed)
+from .model import Exploration, Expansion, TraceRequest, sign_differs
 from .options import Options
 from .screens.ask import AskScreen
 from .contrast_settings import ContrastSettings
@@ -96,6 +96,9 @@ class TracerApp(EngineJobs, App):
         self.last_sample = None  # the sample prompt opened last (its undesired_rule seeds the contrast screen)
         self.contrast_settings = ContrastSettings()
         self.look_for: str | None = None  # a latent (SITE:LATENT) to point at after the next trace
+        self.auto_verify_k = AUTO_VERIFY_K  # rows of each new level ablated for real (0: off); saved in the session
+        self.verify_seq: dict[str, int] = {}  # level -> its newest verify request (older results are dropped)
+        self.verify_workers: dict[str, Worker] = {}  # level -> its running verify job
         self._load_factory = tracer_factory
         self._keymap_path = keymap_path
         self.keymap: dict[str, str] = {}  # the user's key overrides (binding id -> keys), for the help screen
@@ -256,7 +259,8 @@ class TracerApp(EngineJobs, App):
 
     def _new_request(self, prompt: str, **changes) -> TraceRequest:
         """A request for ``prompt`` with the metric and foil on screen."""
-        return TraceRequest(prompt, metric=self.ex.request.metric, foil=self.ex.request.foil).with_(**changes)
+        r = self.ex.request
+        return TraceRequest(prompt, metric=r.metric, foil=r.foil, upstream=r.upstream).with_(**changes)
 
     def on_token_strip_position_chosen(self, msg: TokenStrip.PositionChosen) -> None:
         prompt = self.prompt_input.value
@@ -277,6 +281,7 @@ class TracerApp(EngineJobs, App):
                               "--sae, --device or --dtype")
             return
         self.gen += 1
+        self._cancel_verifies()  # a new trace: no level of the old one gets numbers any more
         if self.tracer is None:
             self._pending = (request, session)
             self.status.busy("will trace when the model is loaded… (Esc cancels)", None)
@@ -304,7 +309,8 @@ class TracerApp(EngineJobs, App):
         self.autosave()
 
     def _point_to_latent(self) -> str:
-        """After opening a latent from the contrast screen: put the cursor on its first row, if shown."""
+        """After opening a latent from the contrast screen: put the cursor on its first row when the root shows
+        it; otherwise search the levels below (``Trace.path_to`` in a job, ``on_located`` opens the path)."""
         latent, self.look_for = self.look_for, None
         if latent is None:
             return ""
@@ -313,7 +319,38 @@ class TracerApp(EngineJobs, App):
             if node is not None and node.data is not None and (node.data.key or "").startswith(f"{latent}@"):
                 self.tree.cursor_line = line
                 return f" · contrast latent {latent}: highlighted ({node.data.key})"
-        return f" · contrast latent {latent} is not among the top nodes: expand (l) to look for it upstream"
+        self.locate_job(self.trace_gen, self.live_trace, latent)
+        return f" · looking for contrast latent {latent} in the levels below…"
+
+    def on_located(self, msg: Located) -> None:
+        if msg.gen != self.trace_gen:
+            return
+        if msg.path is None:
+            self.status.info(f"contrast latent {msg.latent} is not among the top {self.top_k} rows of any level "
+                             "on the way down: expand (l) and load more (… N more) to look further")
+            return
+        known = {e.node for e in self.ex.expanded}
+        opened = tuple(Expansion(p, 0) for p in msg.path[:-1] if p not in known)
+        self.set_state(self.ex.with_(trace=msg.trace, expanded=self.ex.expanded + opened))
+        node = self.tree.root
+        for key in msg.path:
+            if not node.is_expanded or not node.children:
+                self.tree.open(node)
+            node = next((c for c in node.children if c.data is not None and c.data.key == key), None)
+            if node is None:
+                self.status.error(f"contrast latent {msg.latent}: its path {' → '.join(msg.path)} is not in the tree")
+                return
+        self.tree.move_cursor(node)
+        where = " → ".join(fmt.node_name(r) for r in (self._node_id(k) for k in msg.path[:-1]))
+        self.status.info(f"contrast latent {msg.latent}: highlighted ({msg.path[-1]}), "
+                         f"level {len(msg.path)}" + (f" under {where}" if where else ""))
+        self.autosave()
+
+    @staticmethod
+    def _node_id(key: str):
+        from ..core.nodes import NodeId
+
+        return NodeId.parse(key)
 
     def _show_predictions(self) -> None:
         trace = self.ex.trace
@@ -476,30 +513,133 @@ class TracerApp(EngineJobs, App):
                                       on_delete=remove))
 
     # ---- verify ---------------------------------------------------------------------------------------------
+    # Every level gets real single ablations of its top ``auto_verify_k`` rows when it appears (after its first
+    # paint); v verifies the highlighted level with more rows. One job per level, tagged with the level's newest
+    # request number (``verify_seq``): Esc, a new trace or closing the level cancels it, and what a cancelled or
+    # superseded job still posts is dropped, so no number from it ever reaches the screen.
+    def _start_verify(self, parent: str, k: int, auto: bool) -> None:
+        self._cancel_verify(parent)
+        seq = self.verify_seq[parent] = self.verify_seq.get(parent, 0) + 1
+        self.set_state(self.ex.with_(verifying=self.ex.verifying | {parent}))
+        self.verify_workers[parent] = self.verify_job(self.trace_gen, seq, self.live_trace, parent, k, auto)
+
+    def _cancel_verify(self, parent: str) -> bool:
+        """Stop the level's running verify job; its result will be dropped. True when one was running."""
+        worker = self.verify_workers.pop(parent, None)
+        self.verify_seq[parent] = self.verify_seq.get(parent, 0) + 1
+        running = worker is not None and worker.is_running
+        if worker is not None:
+            worker.cancel()
+        return running
+
+    def _cancel_verifies(self) -> bool:
+        running = False
+        for parent in list(self.verify_workers) + list(self.ex.verifying):
+            running = self._cancel_verify(parent) or running
+        if self.ex.verifying:
+            self.set_state(self.ex.with_(verifying=frozenset()))
+        return running
+
+    def _auto_verify(self, gen: int, parent: str) -> None:
+        """Verify a level that has just appeared, unless it is verified, being verified, or turned off."""
+        ex = self.ex
+        if (gen != self.trace_gen or ex.trace is None or self.auto_verify_k < 1 or parent in ex.verify
+                or parent in ex.verifying):
+            return
+        k = min(self.auto_verify_k, len(ex.trace.children.get(parent, ())))
+        if k >= 1:
+            self._start_verify(parent, k, auto=True)
+
+    def on_tree_node_expanded(self, event) -> None:
+        data = event.node.data
+        if self.ex.trace is None or data is None or data.key is None or data.key not in self.ex.trace.children:
+            return  # still loading: on_expanded opens it again when the rows are there
+        # After the level's first paint: the ablations never delay the rows.
+        self.call_after_refresh(self._auto_verify, self.trace_gen, data.key)
+
+    def on_tree_node_collapsed(self, event) -> None:
+        data = event.node.data
+        if data is not None and data.key is not None and data.key in self.ex.verifying:
+            self._cancel_verify(data.key)
+            self.set_state(self.ex.with_(verifying=self.ex.verifying - {data.key}))
+
     def action_verify(self) -> None:
         trace, row = self.ex.trace, self.tree.row
         if trace is None or row is None:
             self.status.error("trace something first")
             return
         parent = TARGET if row.kind == "root" else row.parent
-        k = min(10, len(trace.children.get(parent, ())))
+        k = min(max(VERIFY_MORE_K, 2 * self.auto_verify_k), len(trace.children.get(parent, ())))
         if k < 1:
             self.status.error("nothing to verify at this level")
             return
-        self.status.busy(f"verifying {k} nodes under {parent} (real single ablations)…", None)
-        self.verify_job(self.trace_gen, self.live_trace, parent, k)
+        self.status.busy(f"verifying {k} nodes under {parent} (real single ablations; Esc cancels)…", None)
+        self._start_verify(parent, k, auto=False)
 
     def on_verified(self, msg: Verified) -> None:
-        if msg.gen != self.trace_gen:
-            return
         r = msg.result
-        self.set_state(self.ex.with_(verify={**self.ex.verify, r.parent: r}))
-        rho = "n/a (constant values)" if r.spearman is None else f"{r.spearman:+.3f}"
-        self.status.info(f"verify under {r.parent}: Spearman ρ(estimated, actual Δ) = {rho} over k={r.k}")
+        if msg.gen != self.trace_gen or self.verify_seq.get(r.parent) != msg.seq:
+            return  # cancelled or superseded: its numbers never reach the screen
+        self.verify_workers.pop(r.parent, None)
+        self.set_state(self.ex.with_(verify={**self.ex.verify, r.parent: r}, verifying=self.ex.verifying - {r.parent}))
+        if not msg.auto:
+            self.status.info(f"verify under {r.parent}: {fmt.verify_summary(r)} (k={r.k} real single ablations)")
 
     def on_verify_failed(self, msg: VerifyFailed) -> None:
-        if msg.gen == self.trace_gen:
+        if msg.gen == self.trace_gen and self.verify_seq.get(msg.parent) == msg.seq:
+            self.verify_workers.pop(msg.parent, None)
+            self.set_state(self.ex.with_(verifying=self.ex.verifying - {msg.parent}))
             self.status.error(msg.text)
+
+    def action_sort_level(self) -> None:
+        """Order the highlighted level by actual Δ (largest real effect first), or back by the estimate."""
+        trace, row = self.ex.trace, self.tree.row
+        if trace is None or row is None or row.kind not in ("root", "node", "more"):
+            self.status.error("highlight a row of a level first")
+            return
+        parent = row.parent if row.kind != "root" else TARGET
+        if parent not in self.ex.by_actual and parent not in self.ex.verify:
+            self.status.error(f"level {parent} has no actual Δ yet: wait for its verify, or press v")
+            return
+        key = row.key
+        by_actual = self.ex.by_actual ^ {parent}
+        self.set_state(self.ex.with_(by_actual=by_actual), rebuild=True)
+        self.tree.select_key(key, parent)
+        self.status.info(f"level {parent}: sorted by {'actual' if parent in by_actual else 'estimated'} Δ")
+
+    # ---- settings: auto-verify, upstream mode -----------------------------------------------------------------
+    def action_auto_verify(self) -> None:
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                k = int(text)
+            except ValueError:
+                k = -1
+            if k < 0:
+                self.status.error(f"rows to verify must be a whole number >= 0 (0 = off), got {text!r}")
+                return
+            self.auto_verify_k = k
+            if k == 0:
+                self._cancel_verifies()
+            self.status.info("auto-verify off: v verifies a level" if k == 0 else
+                             f"auto-verify: the top {k} rows of each new level are ablated for real")
+            self.autosave()
+
+        self.push_screen(AskScreen("Rows of each new level to verify by real ablation (0 = off):",
+                                   str(self.auto_verify_k), "10"), done)
+
+    def action_toggle_upstream(self) -> None:
+        """Children from the nearest upstream level, or from every upstream site pooled (traces again)."""
+        r = self.ex.request
+        upstream = UPSTREAM_MODES[(UPSTREAM_MODES.index(r.upstream) + 1) % len(UPSTREAM_MODES)]
+        trace = self.ex.trace
+        if trace is None:
+            self.set_state(self.ex.with_(request=r.with_(upstream=upstream)))
+            self.status.info(f"upstream: {upstream}")
+            return
+        self.request_trace(r.with_(target=None, target_id=trace.target.id, position=trace.target.position,
+                                   upstream=upstream))
 
     # ---- target, metric, foil ---------------------------------------------------------------------------------
     def action_cycle_metric(self) -> None:
@@ -569,11 +709,12 @@ class TracerApp(EngineJobs, App):
         cancelled = self._pending is not None
         self._pending = None
         for worker in list(self.workers):
-            if worker.group in ("trace", "verify") and worker.is_running:
+            if worker.group in ("trace", "locate") and worker.is_running:
                 worker.cancel()
                 cancelled = True
         if cancelled:
             self.gen += 1  # whatever the cancelled trace returns is now stale
+        if self._cancel_verifies() or cancelled:
             self.status.info("cancelled")
         elif self.focused is self.prompt_input:
             self.tree.focus()  # nothing to cancel: Esc leaves the prompt, so letter keys act again
@@ -665,9 +806,10 @@ class TracerApp(EngineJobs, App):
             self.status.error(str(err))
             return
         self.prompt_input.value = s.prompt
+        self.auto_verify_k = s.auto_verify_k
         t = s.target or {}
         self.request_trace(TraceRequest(s.prompt, position=t.get("position"), target_id=t.get("id"),
-                                        metric=s.metric, foil=s.foil), session=s)
+                                        metric=s.metric, foil=s.foil, upstream=s.upstream), session=s)
         self.tree.focus()
 
     def _snapshot(self):
@@ -677,7 +819,7 @@ class TracerApp(EngineJobs, App):
         if ex.trace is None or live is None or tracer is None:
             return lambda: None
         expanded, ablations = [e.to_json() for e in ex.expanded], dict(ex.ablations)
-        t = ex.trace.target
+        t, auto_verify_k = ex.trace.target, self.auto_verify_k
 
         def build():
             from ..engine.graph import to_node_link
@@ -687,7 +829,8 @@ class TracerApp(EngineJobs, App):
                                     prompt=ex.request.prompt,
                                     target={"token": t.token, "id": t.id, "position": t.position},
                                     metric=t.metric, foil=t.foil, expanded=expanded, ablations=ablations,
-                                    graph=to_node_link(live.graph()))
+                                    graph=to_node_link(live.graph()), upstream=ex.request.upstream,
+                                    auto_verify_k=auto_verify_k)
 
         return build
 

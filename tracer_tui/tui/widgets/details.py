@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from .. import format as fmt
+from ..model import sign_differs
 
 
 def node_details(trace, node_id) -> Mapping:
@@ -43,12 +44,15 @@ def render_node(node, parent: str, details: Mapping | None, scale: float | None,
         parts.append(Text(node.label, style="bold italic"))
     rows = [("attribution", f"{fmt.signed(node.attribution)} to {'target' if parent == 'target' else parent}"),
             ("activation", fmt.num(node.activation))]
+    if not node.id.is_error:
+        rows.append(("density", fmt.density(node.density) + (" (dense: likely not one concept)" if node.dense else "")))
     if details is not None and parent != "target":
         rows.append(("to target", fmt.signed(details["root_attribution"])))
     if scale is not None:
         rows.append(("ablated", "zero" if scale == 0 else f"scaled {fmt.scale(scale)}"))
     if pair is not None:
-        rows.append(("verify", f"est {fmt.signed(pair.estimated)} actual {fmt.signed(pair.actual)}"))
+        flip = " ≠ other sign" if sign_differs(pair) else ""
+        rows.append(("verify", f"est Δ {fmt.signed(pair.estimated)} actual Δ {fmt.signed(pair.actual)}{flip}"))
     for k, v in rows:
         parts.append(Text.assemble((f"{k:<12}", "dim"), v))
     if details is None:

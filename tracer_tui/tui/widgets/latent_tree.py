@@ -19,12 +19,13 @@ from textual.widgets.tree import TreeNode, UnknownNodeID
 from ...core.nodes import TARGET
 from .. import format as fmt
 from ..bindings import bindings
+from ..model import sign_differs
 
 
 
 @dataclass
 class Row:
-    kind: str  # "root", "node", "more", "loading", "note"
+    kind: str  # "root", "node", "level" (a level's header: its columns and verify), "more", "loading", "note"
     node: Any = None  # model.NodeRec for "node" rows
     parent: str = TARGET  # key of the level this row belongs to (snapshot.children key)
     text: str = ""
@@ -58,7 +59,8 @@ class LatentTree(Tree[Row]):
         self.auto_expand = False
         self.guide_depth = 3
         self.ex = exploration  # model.Exploration: replaced (never changed) by the app through show_state
-        self.colours = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff"}
+        self.colours = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff",
+                        "sign-flip": "#d7af00"}
         self._largest: dict[tuple[str, int], float] = {}  # (level, rows loaded) -> largest |attribution|
 
     # ---- building ---------------------------------------------------------------------------------
@@ -102,7 +104,9 @@ class LatentTree(Tree[Row]):
         ``trace``: the snapshot that holds the page (default: the state's), for which rows can expand."""
         self.drop_placeholders(tree_node)
         trace = trace or self.ex.trace
-        for node in nodes:
+        if offset == 0 and nodes:
+            tree_node.add_leaf("", data=Row("level", parent=key))
+        for node in self.ordered(key, nodes):
             row = Row("node", node=node, parent=key, upstream=trace is None or trace.has_upstream(node.id))
             if row.expandable:
                 tree_node.add("", data=row)
@@ -113,6 +117,28 @@ class LatentTree(Tree[Row]):
             tree_node.add_leaf("", data=Row("note", parent=key, text="no upstream nodes (first SAE site or none active)"))
         elif total > loaded:
             tree_node.add_leaf("", data=Row("more", parent=key, loaded=loaded, remaining=total - loaded))
+
+    def ordered(self, key: str, nodes):
+        """A level's rows in the order shown: by the estimate (as ranked), or, when the level is switched to
+        actual Δ (``f``), verified rows first by |actual Δ| (largest real effect first), then the others."""
+        v = self.ex.verify.get(key)
+        if key not in self.ex.by_actual or v is None:
+            return list(nodes)
+        actual = {str(p.id): p.actual for p in v.pairs}
+        verified = sorted((n for n in nodes if str(n.id) in actual), key=lambda n: -abs(actual[str(n.id)]))
+        return verified + [n for n in nodes if str(n.id) not in actual]
+
+    def select_key(self, key: str | None, parent: str) -> None:
+        """Put the cursor on the row showing ``key`` at level ``parent`` (the root row for "target")."""
+        for line in range(self.last_line + 1):
+            node = self.get_node_at_line(line)
+            data = node.data if node is not None else None
+            if data is not None and data.key == key and (data.kind == "root" or data.parent == parent):
+                self.cursor_line = line
+                return
+
+    def on_resize(self) -> None:
+        self.refresh_rows()  # labels are cut to the width
 
     def drop_placeholders(self, tree_node: TreeNode) -> None:
         for child in list(tree_node.children):
@@ -161,7 +187,8 @@ class LatentTree(Tree[Row]):
             self._load_more(node)
         elif data.kind == "root" or data.expandable:
             if node.is_expanded and node.children:
-                self.move_cursor(node.children[0])
+                rows = [c for c in node.children if c.data is None or c.data.kind != "level"]
+                self.move_cursor((rows or node.children)[0])
             else:
                 self.open(node)
 
@@ -205,13 +232,35 @@ class LatentTree(Tree[Row]):
         self.post_message(self.ExpandRequested(parent, data.parent, data.loaded))
 
     # ---- labels -----------------------------------------------------------------------------------
+    def _room(self, node: TreeNode[Row]) -> int | None:
+        """Cells left for a row's label after its guides (None before the first layout)."""
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return None
+        depth, up = 0, node.parent
+        while up is not None:
+            depth, up = depth + 1, up.parent
+        return max(8, width - depth * self.guide_depth)
+
+    def _fit(self, node: TreeNode[Row], text: Text, icon: int) -> Text:
+        """Cut the label to the room the row has, with an ellipsis. Numbers come first in every row; a node row
+        that does not fit drops its activation (the details pane shows it), so only token and label text is
+        ever cut."""
+        room = self._room(node)
+        if room is not None and text.cell_len + icon > room:
+            if node.data is not None and node.data.kind == "node":
+                text = self.node_text(node.data, activation=False)
+            text.truncate(room - icon, overflow="ellipsis")
+        return text
+
     def get_label_width(self, node: TreeNode[Row]) -> int:
         """The width ``render_label`` will have, without styling it (called for every row on a rebuild)."""
-        icon = node.allow_expand or (node.data is not None and node.data.kind == "node")
-        return (2 if icon else 0) + self.row_text(node.data).cell_len
+        icon = 2 if node.allow_expand or (node.data is not None and node.data.kind == "node") else 0
+        return icon + self._fit(node, self.row_text(node.data), icon).cell_len
 
     def render_label(self, node: TreeNode[Row], base_style: Style, style: Style) -> Text:
-        label = self.row_text(node.data)
+        icon = 2 if node.allow_expand or (node.data is not None and node.data.kind == "node") else 0
+        label = self._fit(node, self.row_text(node.data), icon)
         label.stylize(style)
         if node.allow_expand:
             prefix = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE, base_style)
@@ -225,6 +274,8 @@ class LatentTree(Tree[Row]):
             return self.root_text()
         if row.kind == "node":
             return self.node_text(row)
+        if row.kind == "level":
+            return self.level_text(row.parent)
         if row.kind == "more":
             return Text(f"… {row.remaining} more (Enter loads the next page)", style="italic dim")
         if row.kind == "loading":
@@ -246,7 +297,6 @@ class LatentTree(Tree[Row]):
             text.append(f" · p {fmt.prob(ab.prob)} · Δ actual {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
         elif self.ex.ablations:
             text.append(" → ablating…", "italic")
-        text.append(self._spearman(TARGET))
         return text
 
     def _level_largest(self, parent: str, siblings) -> float:
@@ -257,14 +307,22 @@ class LatentTree(Tree[Row]):
             largest = self._largest[key] = max((abs(n.attribution) for n in siblings), default=0.0) or 1.0
         return largest
 
-    def _spearman(self, key: str) -> str:
-        v = self.ex.verify.get(key)
+    def level_text(self, parent: str) -> Text:
+        """A level's header: what its columns are, and how well the estimates match real ablations."""
+        v = self.ex.verify.get(parent)
         if v is None:
-            return ""
-        rho = "n/a" if v.spearman is None else f"{v.spearman:+.2f}"
-        return f" · verify k={v.k} ρ {rho}"
+            head = f"{'attr':>6} {'':{fmt.BAR_WIDTH}} {'%':>4}"
+            tail = ("verifying top rows by real ablation…" if parent in self.ex.verifying
+                    else "estimates only · v verifies")
+            return Text.assemble(("  " + head + "  ", "dim"), (tail, "italic dim"))
+        by_actual = parent in self.ex.by_actual  # ↓ marks the column the level is ordered by (f switches)
+        est, act = ("est Δ", "↓act Δ") if by_actual else ("↓est Δ", "act Δ")
+        text = Text.assemble(("  " + f"{est:>7} {act:>7}  {'%':>4} ", "dim"), (fmt.verify_summary(v), "bold"))
+        if parent in self.ex.verifying:
+            text.append(" verifying more…", "italic dim")
+        return text
 
-    def node_text(self, row: Row) -> Text:
+    def node_text(self, row: Row, activation: bool = True) -> Text:
         node = row.node
         key = str(node.id)
         colour = self.colours["attr-positive" if node.attribution >= 0 else "attr-negative"]
@@ -278,21 +336,31 @@ class LatentTree(Tree[Row]):
         scale = self.ex.ablations.get(key)
         if scale is not None:
             text.append(fmt.scale(scale) + " ", Style(color=self.colours["ablated"], bold=True))
-        text.append(fmt.signed(node.attribution), sign_style)
-        text.append(" ")
-        text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # bar: relative to the level's largest
+        if row.parent in self.ex.verify:  # a verified level: estimated and actual Δ side by side
+            pair = self.ex.verify_pair(row.parent, key)
+            text.append(f"{fmt.signed(-node.attribution):>7}", sign_style)
+            if pair is None:
+                text.append(f" {'·':>7} ", "dim")
+            else:
+                act = self.colours["attr-positive" if pair.actual <= 0 else "attr-negative"]
+                text.append(f" {fmt.signed(pair.actual):>7}", Style(color=act))
+                flip = sign_differs(pair)
+                text.append("≠" if flip else " ", Style(color=self.colours["sign-flip"], bold=True))
+        else:
+            text.append(fmt.signed(node.attribution), sign_style)
+            text.append(" ")
+            text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
         text.append(" " + fmt.pct(share) + " ")
         text.append(fmt.node_name(node.id), "bold" if scale is None else Style(bold=True, strike=True))
+        if node.dense:
+            text.append(" dense", Style(color=self.colours["sign-flip"], italic=True))
         text.append(" " + fmt.token(node.token))
-        text.append(f" a={fmt.num(node.activation, 2)}", "dim")
+        if activation:
+            text.append(f" a={fmt.num(node.activation, 2)}", "dim")
         if node.id.is_error:
             text.append(" error node (what the SAE misses)", "italic")
         elif node.label:
             text.append(" " + node.label, "italic")
-        pair = self.ex.verify_pair(row.parent, key)
-        if pair is not None:
-            text.append(f" [est {fmt.signed(pair.estimated)} act {fmt.signed(pair.actual)}]", "dim")
-        text.append(self._spearman(key))
         return text
 
     # ---- for tests ----------------------------------------------------------------------------------
