@@ -340,7 +340,7 @@ class TracerApp(EngineJobs, App):
             if node is None:
                 self.status.error(f"contrast latent {msg.latent}: its path {' → '.join(msg.path)} is not in the tree")
                 return
-        self.tree.move_cursor(node)
+        self.tree.cursor_to(node)
         where = " → ".join(fmt.node_name(r) for r in (self._node_id(k) for k in msg.path[:-1]))
         self.status.info(f"contrast latent {msg.latent}: highlighted ({msg.path[-1]}), "
                          f"level {len(msg.path)}" + (f" under {where}" if where else ""))

@@ -137,6 +137,15 @@ class LatentTree(Tree[Row]):
                 self.cursor_line = line
                 return
 
+    def cursor_to(self, tree_node: TreeNode) -> None:
+        """Put the cursor on ``tree_node`` (right after rows were added, when ``move_cursor`` would use the line
+        the row had before)."""
+        for line in range(self.last_line + 1):
+            if self.get_node_at_line(line) is tree_node:
+                self.cursor_line = line
+                self.scroll_to_node(tree_node, animate=False)
+                return
+
     def on_resize(self) -> None:
         self.refresh_rows()  # labels are cut to the width
 
@@ -364,6 +373,16 @@ class LatentTree(Tree[Row]):
         return text
 
     # ---- for tests ----------------------------------------------------------------------------------
+    def shown(self) -> list[tuple[str, str | None, str]]:
+        """Visible rows as drawn, labels cut to the width: (kind, node id, label text)."""
+        out = []
+        for line in range(self.last_line + 1):
+            node = self.get_node_at_line(line)
+            if node is not None and node.data is not None:
+                icon = 2 if node.allow_expand or node.data.kind == "node" else 0
+                out.append((node.data.kind, node.data.key, self._fit(node, self.row_text(node.data), icon).plain))
+        return out
+
     def as_data(self) -> list[tuple[int, str, str | None, bool, str]]:
         """Visible rows as plain data: (depth, kind, node id, expanded, label text)."""
         out = []
