@@ -100,7 +100,7 @@ async def test_out_of_memory_is_reported_with_a_suggestion(bundle_dir, tiny_trac
         await assert_recovers(app, pilot)
         monkeypatch.setattr(app.live_trace, "ablate", oom)  # the ablation's forward pass runs out of memory
         app.tree.focus()
-        app.tree.cursor_line = 1
+        app.tree.cursor_line = 2  # the first node row (line 1 is the level's header)
         await pilot.press("a")
         await settle(app, pilot)
         assert app.status.last == f"ablate failed: {OOM}" and app.ex.ablation is None

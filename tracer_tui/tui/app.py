@@ -28,14 +28,14 @@ from ..core import session as sessions
 from .wording import describe
 from . import format as fmt
 from ..core import paths
-from ..core.defaults import AUTO_VERIFY_K, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
+from ..core.defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
 from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
                        Loaded, LoadFailed, LoadProgress, Located, Notice, ResumeFailed, Tokenized, TraceFailed,
                        Traced, Verified, VerifyFailed)
-from .model import Exploration, Expansion, TraceRequest, sign_differs
+from .model import Exploration, Expansion, TraceRequest
 from .options import Options
 from .screens.ask import AskScreen
 from .contrast_settings import ContrastSettings
@@ -305,6 +305,7 @@ class TracerApp(EngineJobs, App):
         t = msg.trace.target
         self.status.info(f"traced {fmt.token(t.token)} @{t.position}: {t.metric} {fmt.num(t.value)}, "
                          f"p {fmt.prob(t.prob)}" + (f" in {msg.seconds:.2f} s" if self.options.show_timings else "")
+                         + ("" if msg.request.upstream == DEFAULT_UPSTREAM else f" · upstream {msg.request.upstream}")
                          + self._point_to_latent())
         self.autosave()
 
@@ -379,7 +380,9 @@ class TracerApp(EngineJobs, App):
             self.tree.add_rows(node, page.parent, page.nodes, page.total, page.offset, ex.trace)
             node.expand()
         self.set_state(ex)
-        self.status.info(f"{len(page.nodes)} upstream nodes of {page.parent} (of {page.total})")
+        self.status.info(f"{len(page.nodes)} upstream nodes of {fmt.node_name(self._node_id(page.parent))} "
+                         f"(of {page.total})" if page.parent != TARGET else
+                         f"{len(page.nodes)} more nodes of the target (of {page.total})")
         self.autosave()
 
     def on_expand_failed(self, msg: ExpandFailed) -> None:
@@ -400,7 +403,7 @@ class TracerApp(EngineJobs, App):
         if trace is None or row is None:
             return
         if row.kind != "node":
-            pane.show(render_target(trace, self.ex.ablation, self.ex.ablations))
+            pane.show(render_target(trace, self.ex.ablation, self.ex.ablations, self.ex.request.upstream))
             return
         key = str(row.node.id)
         details = self.ex.details.get(key)
@@ -485,8 +488,8 @@ class TracerApp(EngineJobs, App):
             return
         r = msg.result
         self.set_state(self.ex.with_(ablation=r))
-        self.status.info(f"ablated {len(r.interventions)}: {self.ex.trace.target.metric} {fmt.num(r.value)} "
-                         f"Δ actual {fmt.signed(r.delta)} vs estimated {fmt.signed(r.estimated_delta)}")
+        self.status.info(f"ablated {len(r.interventions)}: {fmt.num(r.value)}, Δ {fmt.signed(r.delta)} "
+                         f"(est {fmt.signed(r.estimated_delta)})")
         self.autosave()
 
     def on_ablate_failed(self, msg: AblateFailed) -> None:

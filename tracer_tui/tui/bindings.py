@@ -41,8 +41,8 @@ KEYS: list[Key] = [
         "scale", True),
     Key("app", "c", "clear_ablations", "Clear", "clear all ablations", "clear-ablations", True),
     Key("app", "b", "show_ablations", "Ablations", "list active ablations (remove one with d)", "ablation-list"),
-    Key("app", "v", "verify", "Verify", "verify the highlighted level with more rows (real single ablations: estimated vs actual Δ)",
-        "verify", True),
+    Key("app", "v", "verify", "Verify",
+        "verify the highlighted level with more rows (real single ablations: estimated vs actual Δ)", "verify", True),
     Key("app", "f", "sort_level", "Sort", "order the highlighted level by actual Δ (largest real effect first), "
         "or back by the estimate", "sort-level"),
     Key("app", "w", "auto_verify", "Auto-verify", "how many rows of each new level to verify by real ablation "

@@ -89,7 +89,7 @@ def verify_summary(v) -> str:
 
 
 def density(d: float | None) -> str:
-    """'fires on 43% of tokens' or 'density unknown' (engine.density.format_density's wording)."""
+    """'fires on 43% of tokens' or 'unknown' (engine.density.format_density's wording)."""
     from ..engine.density import format_density
 
-    return "density unknown" if d is None else f"fires on {format_density(d)}"
+    return "unknown" if d is None else f"fires on {format_density(d)}"

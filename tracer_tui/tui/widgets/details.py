@@ -81,12 +81,15 @@ def render_node(node, parent: str, details: Mapping | None, scale: float | None,
     return Group(*parts)
 
 
-def render_target(trace, ablation, ablations: Mapping[str, float]) -> Group:
+def render_target(trace, ablation, ablations: Mapping[str, float], upstream: str | None = None) -> Group:
     """The root row's pane, from a ``model.TraceSnapshot`` and the ablation records."""
     t = trace.target
     parts: list = [Text.assemble(("target ", "dim"), (fmt.token(t.token), "bold"), f" (id {t.id}) @{t.position}")]
     parts.append(Text.assemble(("metric ", "dim"), t.metric, (f" vs {fmt.token(t.foil)}" if t.foil else "")))
     parts.append(Text.assemble(("clean  ", "dim"), f"{fmt.num(t.value)}  p {fmt.prob(t.prob)}"))
+    if upstream is not None:
+        parts.append(Text.assemble(("levels ", "dim"), "nearest upstream level (u: all sites)" if upstream == "nearest"
+                                   else "all upstream sites pooled (u: nearest level)"))
     if ablation is not None:
         parts.append(Text.assemble(("ablated ", "dim"), f"{fmt.num(ablation.value)}  p {fmt.prob(ablation.prob)}"))
         parts.append(Text.assemble(("Δ actual ", "dim"), fmt.signed(ablation.delta), ("  est ", "dim"),

@@ -212,6 +212,16 @@ class LatentTree(Tree[Row]):
         elif node.data.kind == "root" or node.data.expandable:
             self.open(node)
 
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        if self.row is not None and self.row.kind == "level" and self.cursor_line < self.last_line:
+            super().action_cursor_down()  # a level's header is not a stop: j and k step over it
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        if self.row is not None and self.row.kind == "level" and self.cursor_line > 0:
+            super().action_cursor_up()
+
     def action_parent(self) -> None:
         node = self.cursor_node
         if node is not None and node.parent is not None:
@@ -257,8 +267,14 @@ class LatentTree(Tree[Row]):
         ever cut."""
         room = self._room(node)
         if room is not None and text.cell_len + icon > room:
-            if node.data is not None and node.data.kind == "node":
+            kind = node.data.kind if node.data is not None else None
+            if kind == "node":
                 text = self.node_text(node.data, activation=False)
+            elif kind == "root":
+                for brief in (1, 2, 3):
+                    text = self.root_text(brief)
+                    if text.cell_len + icon <= room:
+                        break
             text.truncate(room - icon, overflow="ellipsis")
         return text
 
@@ -291,19 +307,28 @@ class LatentTree(Tree[Row]):
             return Text(row.text or "loading…", style="italic")
         return Text(row.text, style="dim italic")
 
-    def root_text(self) -> Text:
+    def root_text(self, brief: int = 0) -> Text:
+        """The target row. ``brief`` 1..3 leave out, in turn, the ablation's Δ, the metric's name and the
+        probabilities, so a narrow tree still shows whole numbers (the details pane has them all)."""
         trace = self.ex.trace
         if trace is None:
             return Text("no trace yet")
         t = trace.target
         metric = t.metric if t.metric != "logit-diff" else f"logit-diff vs {fmt.token(t.foil or '?')}"
-        text = Text.assemble(("◎ ", "bold"), (fmt.token(t.token), "bold"), f" @{t.position} · {metric} ",
-                             (fmt.num(t.value), "bold"), f" · p {fmt.prob(t.prob)}")
+        text = Text.assemble(("◎ ", "bold"), (fmt.token(t.token), "bold"), f" @{t.position} · ")
+        if brief < 2:
+            text.append(f"{metric} ")
+        text.append(fmt.num(t.value), "bold")
+        if brief < 3:
+            text.append(f" · p {fmt.prob(t.prob)}")
         ab = self.ex.ablation
         if ab is not None:
             text.append(" → ", "bold")
             text.append(fmt.num(ab.value), Style(color=self.colours["ablated"], bold=True))
-            text.append(f" · p {fmt.prob(ab.prob)} · Δ actual {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
+            if brief < 3:
+                text.append(f" · p {fmt.prob(ab.prob)}")
+            if brief < 1:
+                text.append(f" · Δ actual {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
         elif self.ex.ablations:
             text.append(" → ablating…", "italic")
         return text
