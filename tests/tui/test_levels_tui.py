@@ -319,3 +319,17 @@ async def test_demo_eiffel_at_80x24_shows_estimated_and_actual(demo):
         assert fmt.verify_summary(v) in header
         rho = spearmanr([p.estimated for p in v.pairs], [p.actual for p in v.pairs]).statistic
         assert f"ρ {fmt.rho(rho)}" in header
+
+
+def test_session_upstream_field():
+    from tracer_tui.core.session import Session, SessionError
+
+    base = {"format": "tracer-tui-session", "version": 1, "model": "m", "saes": ["s"], "prompt": "p"}
+    assert Session.from_json(base).upstream == "all"  # written before levels existed
+    assert Session.from_json(base).auto_verify_k == AUTO_VERIFY_K
+    assert Session(model="m", saes=["s"], prompt="p").upstream == "nearest"  # new sessions
+    assert Session.from_json({**base, "upstream": "nearest", "auto_verify_k": 0}).auto_verify_k == 0
+    with pytest.raises(SessionError, match="upstream"):
+        Session.from_json({**base, "upstream": "sideways"})
+    with pytest.raises(SessionError, match="auto_verify_k"):
+        Session.from_json({**base, "auto_verify_k": -1})

@@ -303,9 +303,9 @@ class TracerApp(EngineJobs, App):
             strip.traced = msg.trace.target.position
             strip.cursor = msg.trace.target.position
         t = msg.trace.target
-        self.status.info(f"traced {fmt.token(t.token)} @{t.position}: {t.metric} {fmt.num(t.value)}, "
+        mode = "" if msg.request.upstream == DEFAULT_UPSTREAM else f" (upstream {msg.request.upstream})"
+        self.status.info(f"traced {fmt.token(t.token)} @{t.position}{mode}: {t.metric} {fmt.num(t.value)}, "
                          f"p {fmt.prob(t.prob)}" + (f" in {msg.seconds:.2f} s" if self.options.show_timings else "")
-                         + ("" if msg.request.upstream == DEFAULT_UPSTREAM else f" · upstream {msg.request.upstream}")
                          + self._point_to_latent())
         self.autosave()
 

@@ -153,8 +153,9 @@ class EngineJobs:
 
     @work(thread=True, exclusive=True, group="locate", exit_on_error=False)
     def locate_job(self, gen: int, trace, latent: str) -> None:
-        """Search the tree for a latent (``Trace.path_to``) and snapshot the levels the search loaded."""
-        cancelled = self._cancel_check(lambda: gen == self.trace_gen)
+        """Search the tree for a latent (``Trace.path_to``) and snapshot the levels the search loaded. Esc or a
+        newer trace request stops it between levels."""
+        cancelled = self._cancel_check(lambda: gen == self.trace_gen == self.gen)
 
         def call():
             path = trace.path_to(latent, top_k=self.top_k, should_cancel=cancelled)
