@@ -270,9 +270,9 @@ class LatentTree(Tree[Row]):
             kind = node.data.kind if node.data is not None else None
             if kind == "node":
                 text = self.node_text(node.data, activation=False)
-            elif kind == "root":
+            elif kind in ("root", "level"):
                 for brief in (1, 2, 3):
-                    text = self.root_text(brief)
+                    text = self.root_text(brief) if kind == "root" else self.level_text(node.data.parent, brief)
                     if text.cell_len + icon <= room:
                         break
             text.truncate(room - icon, overflow="ellipsis")
@@ -341,8 +341,9 @@ class LatentTree(Tree[Row]):
             largest = self._largest[key] = max((abs(n.attribution) for n in siblings), default=0.0) or 1.0
         return largest
 
-    def level_text(self, parent: str) -> Text:
-        """A level's header: what its columns are, and how well the estimates match real ablations."""
+    def level_text(self, parent: str, brief: int = 0) -> Text:
+        """A level's header: what its columns are, and how well the estimates match real ablations. ``brief``
+        1..3 (a deep, narrow row) leave out the '%' label, then every column label but the sort mark."""
         v = self.ex.verify.get(parent)
         if v is None:
             head = f"{'attr':>6} {'':{fmt.BAR_WIDTH}} {'%':>4}"
@@ -351,7 +352,10 @@ class LatentTree(Tree[Row]):
             return Text.assemble(("  " + head + "  ", "dim"), (tail, "italic dim"))
         by_actual = parent in self.ex.by_actual  # ↓ marks the column the level is ordered by (f switches)
         est, act = ("est Δ", "↓act Δ") if by_actual else ("↓est Δ", "act Δ")
-        text = Text.assemble(("  " + f"{est:>7} {act:>7}  {'%':>4} ", "dim"), (fmt.verify_summary(v), "bold"))
+        if brief >= 2:
+            return Text.assemble((fmt.verify_summary(v), "bold"), (" ↓act" if by_actual else " ↓est", "dim"))
+        head = f"{est:>7} {act:>7}" + ("" if brief else f"  {'%':>4}")
+        text = Text.assemble(("  " + head + " ", "dim"), (fmt.verify_summary(v), "bold"))
         if parent in self.ex.verifying:
             text.append(" verifying more…", "italic dim")
         return text
