@@ -13,6 +13,7 @@ from tracer_tui.demo import bundle_dir as demo_bundle_dir
 from tracer_tui.engine.tracer import Tracer
 from tracer_tui.tui import format as fmt
 from tracer_tui.tui.bindings import KEYS
+from tracer_tui.tui.model import Expansion
 from tracer_tui.tui.screens.help import HelpScreen, help_table
 
 from pilot import make_app, move_to, node_rows, settle, trace_prompt, wait_loaded
@@ -108,10 +109,15 @@ async def test_scale_and_verify(bundle_dir, tiny_tracer, independent):
         await settle(app, pilot)
         assert app.ex.ablations == {str(node.id): -1.0}
         assert app.ex.ablation.value == ref.ablate({str(node.id): -1.0}).value
-        await pilot.press("v")
+        await pilot.press("v")  # v: more rows than the automatic verify (20), loading the next page for them
         await settle(app, pilot)
-        direct = ref.verify(k=10)
+        k = min(20, ref.totals["target"])
+        assert k > 10  # otherwise this test shows nothing
+        ref.more("target", top_k=k - 10)
+        direct = ref.verify(k=k)
         got = app.ex.verify["target"]
+        assert got.k == k and [r[2] for r in node_rows(app) if r[0] == 1] == [str(n.id) for n in ref.children["target"]]
+        assert app.ex.expanded[-1] == Expansion("target", 10)  # the session replays the page
         assert got.spearman == pytest.approx(direct.spearman)
         assert [p.actual for p in got.pairs] == pytest.approx([p.actual for p in direct.pairs])
         pair = next(p for p in direct.pairs if str(p.id) == str(node.id))

@@ -373,17 +373,20 @@ class TracerApp(EngineJobs, App):
         if msg.gen != self.trace_gen:
             return
         page = msg.page
-        ex = self.ex.with_(trace=self.ex.trace.with_page(page),
-                           expanded=self.ex.expanded + (Expansion(page.parent, page.offset),))
-        node = msg.tree_node
-        if self.tree.alive(node):
-            self.tree.add_rows(node, page.parent, page.nodes, page.total, page.offset, ex.trace)
-            node.expand()
-        self.set_state(ex)
+        self._add_page(page, msg.tree_node)
         self.status.info(f"{len(page.nodes)} upstream nodes of {fmt.node_name(self._node_id(page.parent))} "
                          f"(of {page.total})" if page.parent != TARGET else
                          f"{len(page.nodes)} more nodes of the target (of {page.total})")
         self.autosave()
+
+    def _add_page(self, page, node, **changes) -> None:
+        """A loaded page joins the state (and the session's expansion log) and the tree rows under ``node``."""
+        ex = self.ex.with_(trace=self.ex.trace.with_page(page),
+                           expanded=self.ex.expanded + (Expansion(page.parent, page.offset),), **changes)
+        if node is not None and self.tree.alive(node):
+            self.tree.add_rows(node, page.parent, page.nodes, page.total, page.offset, ex.trace)
+            node.expand()
+        self.set_state(ex)
 
     def on_expand_failed(self, msg: ExpandFailed) -> None:
         if msg.gen != self.trace_gen:
@@ -520,11 +523,11 @@ class TracerApp(EngineJobs, App):
     # paint); v verifies the highlighted level with more rows. One job per level, tagged with the level's newest
     # request number (``verify_seq``): Esc, a new trace or closing the level cancels it, and what a cancelled or
     # superseded job still posts is dropped, so no number from it ever reaches the screen.
-    def _start_verify(self, parent: str, k: int, auto: bool) -> None:
+    def _start_verify(self, parent: str, k: int, auto: bool, more: int = 0) -> None:
         self._cancel_verify(parent)
         seq = self.verify_seq[parent] = self.verify_seq.get(parent, 0) + 1
         self.set_state(self.ex.with_(verifying=self.ex.verifying | {parent}))
-        self.verify_workers[parent] = self.verify_job(self.trace_gen, seq, self.live_trace, parent, k, auto)
+        self.verify_workers[parent] = self.verify_job(self.trace_gen, seq, self.live_trace, parent, k, auto, more)
 
     def _cancel_verify(self, parent: str) -> bool:
         """Stop the level's running verify job; its result will be dropped. True when one was running."""
@@ -572,19 +575,25 @@ class TracerApp(EngineJobs, App):
             self.status.error("trace something first")
             return
         parent = TARGET if row.kind == "root" else row.parent
-        k = min(max(VERIFY_MORE_K, 2 * self.auto_verify_k), len(trace.children.get(parent, ())))
+        loaded = len(trace.children.get(parent, ()))
+        k = min(max(VERIFY_MORE_K, 2 * self.auto_verify_k), max(loaded, trace.totals.get(parent, 0)))
         if k < 1:
             self.status.error("nothing to verify at this level")
             return
         self.status.busy(f"verifying {k} nodes under {parent} (real single ablations; Esc cancels)…", None)
-        self._start_verify(parent, k, auto=False)
+        self._start_verify(parent, k, auto=False, more=max(0, k - loaded))
 
     def on_verified(self, msg: Verified) -> None:
         r = msg.result
         if msg.gen != self.trace_gen or self.verify_seq.get(r.parent) != msg.seq:
             return  # cancelled or superseded: its numbers never reach the screen
         self.verify_workers.pop(r.parent, None)
-        self.set_state(self.ex.with_(verify={**self.ex.verify, r.parent: r}, verifying=self.ex.verifying - {r.parent}))
+        changes = {"verify": {**self.ex.verify, r.parent: r}, "verifying": self.ex.verifying - {r.parent}}
+        if msg.page is not None:  # the rows v loaded to verify more of the level: the tree shows them too
+            self._add_page(msg.page, self._level_node(r.parent), **changes)
+            self.autosave()
+        else:
+            self.set_state(self.ex.with_(**changes))
         if not msg.auto:
             self.status.info(f"verify under {r.parent}: {fmt.verify_summary(r)} (k={r.k} real single ablations)")
 
@@ -593,6 +602,16 @@ class TracerApp(EngineJobs, App):
             self.verify_workers.pop(msg.parent, None)
             self.set_state(self.ex.with_(verifying=self.ex.verifying - {msg.parent}))
             self.status.error(msg.text)
+
+    def _level_node(self, parent: str):
+        """The open tree row whose children are ``parent``'s level (the root for "target"), or None."""
+        if parent == TARGET:
+            return self.tree.root
+        for line in range(self.tree.last_line + 1):
+            node = self.tree.get_node_at_line(line)
+            if node is not None and node.data is not None and node.data.key == parent and node.is_expanded:
+                return node
+        return None
 
     def action_sort_level(self) -> None:
         """Order the highlighted level by actual Δ (largest real effect first), or back by the estimate."""

@@ -142,13 +142,21 @@ class EngineJobs:
                   lambda why: AblateFailed(gen, why, ablate_gen))
 
     @work(thread=True, group="verify", exit_on_error=False)
-    def verify_job(self, gen: int, seq: int, trace, parent: str, k: int, auto: bool = False) -> None:
-        """Real single ablations of ``parent``'s top ``k`` children. One job per level (``seq`` = the level's
-        newest request in ``self.verify_seq``): Esc, a new trace or closing the level cancels the worker, the
-        engine sees it through ``should_cancel`` between chunks, and anything it still posts is dropped."""
+    def verify_job(self, gen: int, seq: int, trace, parent: str, k: int, auto: bool = False, more: int = 0) -> None:
+        """Real single ablations of ``parent``'s top ``k`` children, after loading ``more`` of its rows (v asks
+        for more rows than a page holds). One job per level (``seq`` = the level's newest request in
+        ``self.verify_seq``): Esc, a new trace or closing the level cancels the worker, the engine sees it
+        through ``should_cancel`` between chunks, and anything it still posts is dropped."""
         cancelled = self._cancel_check(lambda: gen == self.trace_gen and self.verify_seq.get(parent) == seq)
-        self._run(cancelled, lambda: model.VerifyRec.of(trace.verify(k=k, parent=parent, should_cancel=cancelled)),
-                  lambda result, _s: Verified(gen, result, seq, auto),
+
+        def call():
+            loaded = None
+            if more > 0:
+                offset = len(trace.children.get(parent, []))
+                loaded = model.page(trace, parent, offset, trace.more(parent, top_k=more, offset=offset))
+            return model.VerifyRec.of(trace.verify(k=k, parent=parent, should_cancel=cancelled)), loaded
+
+        self._run(cancelled, call, lambda r, _s: Verified(gen, r[0], seq, auto, r[1]),
                   lambda why: VerifyFailed(gen, why, parent, seq))
 
     @work(thread=True, exclusive=True, group="locate", exit_on_error=False)

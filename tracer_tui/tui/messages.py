@@ -63,6 +63,7 @@ class Verified(Message):
     result: Any  # model.VerifyRec
     seq: int = 0  # the level's verify request (app.verify_seq): an older or cancelled one is dropped
     auto: bool = False  # started by the level appearing (not by v)
+    page: Any = None  # model.Page of rows v loaded to verify more of the level, or None
 
 
 @dataclass
