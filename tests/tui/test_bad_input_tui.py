@@ -9,6 +9,7 @@ import pytest
 from textual import events
 
 from tracer_tui.core import paths
+from tracer_tui.core.defaults import DEFAULT_METRIC
 from tracer_tui.tui.screens.help import HelpScreen
 from tracer_tui.tui.screens.picker import PickerScreen
 
@@ -87,7 +88,7 @@ async def test_bad_dialog_input(bundle_dir, tiny_tracer, name, key, text, messag
         before = app.tree.as_data()
         target = app.ex.trace.target.token
         if key == "s":
-            app.tree.cursor_line = 1  # the first node row
+            app.tree.cursor_line = 2  # the first node row (line 1 is the level's header)
             await pilot.pause()
         await pilot.press(key)
         await pilot.pause()
@@ -97,7 +98,7 @@ async def test_bad_dialog_input(bundle_dir, tiny_tracer, name, key, text, messag
         assert app.status.last.startswith(message.format(target=target)), app.status.last
         assert app.tree.as_data() == before and app.ex.ablations == {}  # the trace on screen is kept
         # The failed request does not stick: the metric is back to the one on screen, and tracing works.
-        assert app.ex.request.metric == app.ex.trace.target.metric == "logprob"
+        assert app.ex.request.metric == app.ex.trace.target.metric == DEFAULT_METRIC
         await assert_recovers(app, pilot)
 
 
@@ -237,6 +238,8 @@ async def test_logit_diff_without_a_foil_keeps_the_metric(bundle_dir, tiny_trace
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(80, 24)) as pilot:
         await trace_target(app, pilot)
+        await pilot.press("m")  # logit-mean (the default) -> logprob
+        await settle(app, pilot)
         await pilot.press("m")  # logprob -> logit
         await settle(app, pilot)
         await pilot.press("m")  # logit -> logit-diff: asks for the foil token

@@ -100,7 +100,7 @@ async def test_out_of_memory_is_reported_with_a_suggestion(bundle_dir, tiny_trac
         await assert_recovers(app, pilot)
         monkeypatch.setattr(app.live_trace, "ablate", oom)  # the ablation's forward pass runs out of memory
         app.tree.focus()
-        app.tree.cursor_line = 1
+        app.tree.cursor_line = 2  # the first node row (line 1 is the level's header)
         await pilot.press("a")
         await settle(app, pilot)
         assert app.status.last == f"ablate failed: {OOM}" and app.ex.ablation is None
@@ -140,8 +140,8 @@ async def test_resize_during_a_trace_down_to_80x24(bundle_dir, tiny_tracer):
         await pilot.pause()
         _usable(app)
         app.tree.focus()
-        await pilot.press("j", "j")  # the tree still takes keys after the resizes
-        assert app.tree.cursor_line == 2
+        await pilot.press("j", "j")  # the tree still takes keys after the resizes (j steps over the level header)
+        assert app.tree.cursor_line == 3
 
 
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
@@ -272,6 +272,7 @@ async def test_escape_cancels_the_verify_work(bundle_dir, tiny_tracer, monkeypat
     from pilot import trace_target
 
     app = make_app(bundle_dir, tiny_tracer)
+    app.auto_verify_k = 0  # v here, not the automatic verify of the root (tests/tui/test_levels_tui.py has those)
     async with app.run_test(size=(100, 30)) as pilot:
         await trace_target(app, pilot)
         live = app.live_trace
@@ -303,8 +304,9 @@ async def test_escape_cancels_the_verify_work(bundle_dir, tiny_tracer, monkeypat
         await wait_for(pilot, lambda: bool(outcome))
         assert outcome == ["cancelled"]  # the engine call raised Cancelled: the work stopped
         assert app.status.last == "cancelled"
-        assert app.ex.verify == {} and "verify k=" not in app.tree.as_data()[0][4]  # no result shown
+        level = app.tree.as_data()[1][4]  # the root level's header
+        assert app.ex.verify == {} and "ρ" not in level and "estimates only" in level  # no result shown
         monkeypatch.undo()
         await pilot.press("v")  # verify still works afterwards
         await settle(app, pilot)
-        assert "target" in app.ex.verify and "verify k=" in app.tree.as_data()[0][4]
+        assert "target" in app.ex.verify and "ρ" in app.tree.as_data()[1][4]

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from tracer_tui.core.defaults import DEFAULT_METRIC
 from tracer_tui.tui import model
 
 PROMPT = "When Mary and John went to the park, John gave the ball to"
@@ -45,7 +46,7 @@ def test_pages_join_a_snapshot_as_the_engine_joins_them(tiny_tracer):
 def test_exploration_changes_only_by_replacement():
     ex = model.Exploration()
     changed = ex.with_(ablations={"a": 0.0}, request=ex.request.with_(metric="logit", foil=" John"))
-    assert ex.ablations == {} and ex.request.metric == "logprob"  # the old state is untouched
+    assert ex.ablations == {} and ex.request.metric == DEFAULT_METRIC  # the old state is untouched
     assert changed.ablations == {"a": 0.0} and changed.request.foil == " John"
     with pytest.raises(TypeError):
         changed.ablations["b"] = 1.0

@@ -11,7 +11,9 @@ from rich.console import Console
 
 from tracer_tui.demo import bundle_dir as demo_bundle_dir
 from tracer_tui.engine.tracer import Tracer
+from tracer_tui.tui import format as fmt
 from tracer_tui.tui.bindings import KEYS
+from tracer_tui.tui.model import Expansion
 from tracer_tui.tui.screens.help import HelpScreen, help_table
 
 from pilot import make_app, move_to, node_rows, settle, trace_prompt, wait_loaded
@@ -107,13 +109,20 @@ async def test_scale_and_verify(bundle_dir, tiny_tracer, independent):
         await settle(app, pilot)
         assert app.ex.ablations == {str(node.id): -1.0}
         assert app.ex.ablation.value == ref.ablate({str(node.id): -1.0}).value
-        await pilot.press("v")
+        await pilot.press("v")  # v: more rows than the automatic verify (20), loading the next page for them
         await settle(app, pilot)
-        direct = ref.verify(k=10)
+        k = min(20, ref.totals["target"])
+        assert k > 10  # otherwise this test shows nothing
+        ref.more("target", top_k=k - 10)
+        direct = ref.verify(k=k)
         got = app.ex.verify["target"]
+        assert got.k == k and [r[2] for r in node_rows(app) if r[0] == 1] == [str(n.id) for n in ref.children["target"]]
+        assert app.ex.expanded[-1] == Expansion("target", 10)  # the session replays the page
         assert got.spearman == pytest.approx(direct.spearman)
         assert [p.actual for p in got.pairs] == pytest.approx([p.actual for p in direct.pairs])
-        assert "est " in dict((r[2], r[4]) for r in app.tree.as_data())[str(node.id)]
+        pair = next(p for p in direct.pairs if str(p.id) == str(node.id))
+        shown = f"{fmt.signed(pair.estimated):>7} {fmt.signed(pair.actual):>7}"  # estimated and actual Δ
+        assert shown in dict((r[2], r[4]) for r in app.tree.as_data())[str(node.id)]
 
 
 async def test_newer_request_wins_and_escape_cancels(bundle_dir, tiny_tracer, independent):
@@ -156,7 +165,10 @@ async def test_pick_prediction_position_metric_and_more(bundle_dir, tiny_tracer,
         await pilot.press("p", "down", "enter")
         await settle(app, pilot)
         assert app.ex.trace.target.id == ref.top_predictions[1].id
-        # Metric: logit, same target.
+        # Metric: m cycles logit-mean (the default) → logprob → logit, keeping the target.
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert app.ex.trace.target.metric == "logprob"
         await pilot.press("m")
         await settle(app, pilot)
         direct = independent.trace(PROMPT, target_id=ref.top_predictions[1].id, metric="logit")
@@ -297,12 +309,17 @@ async def test_escape_leaves_the_prompt_so_letter_keys_work(bundle_dir, tiny_tra
 
 
 async def test_first_site_latents_are_leaves(bundle_dir, tiny_tracer, independent):
-    """A latent at the first SAE site has no upstream sites: no expand arrow, and l or Enter opens nothing."""
+    """A latent at the first SAE site has no upstream sites: no expand arrow, and l or Enter opens nothing.
+    (The root lists every site's latents only with upstream "all": u switches to it before the trace.)"""
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_loaded(app, pilot)
+        app.tree.focus()
+        await pilot.press("u")
+        assert app.ex.request.upstream == "all"
         await trace_prompt(app, pilot, PROMPT)
-        ref = independent.trace(PROMPT)
+        ref = independent.trace(PROMPT, upstream="all")
+        assert app.live_trace.upstream == "all"
         sites = ref.tracer.sites
         first = next(n for n in ref.nodes if not n.id.is_error and n.id.site == sites[0])
         later = next(n for n in ref.nodes if not n.id.is_error and n.id.site != sites[0])

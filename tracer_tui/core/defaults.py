@@ -194,3 +194,10 @@ def text_is_utf8(value: str) -> bool:
         return True
     except UnicodeEncodeError:
         return False
+
+
+# ---- TUI: verify each level as it appears ------------------------------------------------------------------------
+# Rows of each new level (the root after a trace, a latent's children after an expansion) that the TUI ablates for
+# real, one at a time, to show the actual Δ beside the estimate; 0 turns it off (docs/attribution.md, "Verify").
+AUTO_VERIFY_K = 10
+VERIFY_MORE_K = 20  # v: rows of the highlighted level verified (at least; loaded rows only)

@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, UPSTREAM_MODES
 from .paths import sessions_dir
 
 FORMAT = "tracer-tui-session"
@@ -41,6 +42,10 @@ class Session:
     ablations: dict[str, float] = field(default_factory=dict)  # node id -> scale (0 = zero-ablation)
     graph: dict | None = None  # networkx node-link data of the explored structure
     saved: float = 0.0
+    # Where children come from (core.defaults.UPSTREAM_MODES). Files from before levels existed have no field:
+    # they were explored with every upstream site pooled, so they open in "all".
+    upstream: str = DEFAULT_UPSTREAM
+    auto_verify_k: int = AUTO_VERIFY_K  # rows of each new level verified by real ablations (0: off)
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -59,9 +64,16 @@ class Session:
                     expanded=[{"node": str(e["node"]), "offset": int(e.get("offset", 0))}
                               for e in data.get("expanded", [])],
                     ablations={str(k): float(v) for k, v in (data.get("ablations") or {}).items()},
-                    graph=data.get("graph"), saved=float(data.get("saved", 0.0)))
+                    graph=data.get("graph"), saved=float(data.get("saved", 0.0)),
+                    upstream=str(data.get("upstream", "all")),
+                    auto_verify_k=int(data.get("auto_verify_k", AUTO_VERIFY_K)))
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # e.g. a list where an object belongs
             raise SessionError(f"{source} is damaged: bad or missing field ({err})") from None
+        if s.upstream not in UPSTREAM_MODES:
+            raise SessionError(f"{source} is damaged: unknown upstream mode {s.upstream!r} (use "
+                               f"{' or '.join(UPSTREAM_MODES)})")
+        if s.auto_verify_k < 0:
+            raise SessionError(f"{source} is damaged: auto_verify_k must be >= 0, got {s.auto_verify_k}")
         if s.target is not None and not isinstance(s.target, dict):
             raise SessionError(f"{source} is damaged: 'target' must be an object")
         bad = [k for k, v in s.ablations.items() if not math.isfinite(v)]

@@ -279,6 +279,60 @@ class Trace:
             self.verified[parent] = result
         return result
 
+    def path_to(self, node, top_k: int = DEFAULT_TOP_K, max_depth: int | None = None,
+                should_cancel=None) -> list[str] | None:
+        """A way down the tree to ``node``: node ids from one of the root's rows to the node, or None.
+
+        ``node`` is a node id (``SITE:LATENT@POS``) or a latent (``SITE:LATENT``, any position). Walks level by
+        level from the root, looking at each parent's top ``top_k`` children and expanding (one batched
+        ``expand`` per level) only the latents that can still lead to the node: those at a later site and, for a
+        node id, at or after its position. Stops after ``max_depth`` levels (default: one per SAE site). Loaded
+        children stay in ``self.children``, as after ``expand``. ``should_cancel`` is checked before each level.
+        """
+        text = str(node)
+        if "@" in text:
+            want = self.check_node(text)
+            match = lambda nid: nid == want  # noqa: E731
+            min_pos = want.position
+        else:
+            want = self.check_node(text + "@0")
+            match = lambda nid: nid.site == want.site and nid.latent == want.latent  # noqa: E731
+            min_pos = 0
+        site = self._site_index[want.site]
+        depth_limit = len(self.tracer.saes) if max_depth is None else int(max_depth)
+        def short(parent: str) -> bool:  # fewer than top_k children loaded while more exist
+            known = self.children.get(parent)
+            return known is None or len(known) < min(top_k, self.totals.get(parent, 0))
+
+        if short(TARGET):
+            self.more(TARGET, top_k=top_k - len(self.children.get(TARGET, [])))
+        came_from: dict[str, str | None] = {}
+        frontier = [TARGET]
+        for _depth in range(depth_limit):
+            todo = [p for p in frontier if p != TARGET and short(p)]
+            check_cancel(should_cancel)
+            if todo:
+                self.expand(todo, top_k=top_k, should_cancel=should_cancel)
+            following = []
+            for parent in frontier:
+                for child in self.children.get(parent, [])[:top_k]:
+                    cid = str(child.id)
+                    if cid in came_from:
+                        continue
+                    came_from[cid] = None if parent == TARGET else parent
+                    if match(child.id):
+                        path = [cid]
+                        while came_from[path[-1]] is not None:
+                            path.append(came_from[path[-1]])
+                        return path[::-1]
+                    if (not child.id.is_error and self._site_index[child.id.site] > site
+                            and child.id.position >= min_pos):
+                        following.append(cid)
+            if not following:
+                return None
+            frontier = following
+        return None
+
     def activation_profile(self, node) -> list[float]:
         """The latent's activation at every position of the prompt (for a sparkline)."""
         nid = self.check_node(node)

@@ -28,13 +28,13 @@ from ..core import session as sessions
 from .wording import describe
 from . import format as fmt
 from ..core import paths
-from ..core.defaults import METRICS
+from ..core.defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
 from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
-                       Loaded, LoadFailed, LoadProgress, Notice, ResumeFailed, Tokenized, TraceFailed, Traced,
-                       Verified, VerifyFailed)
+                       Loaded, LoadFailed, LoadProgress, Located, Notice, ResumeFailed, Tokenized, TraceFailed,
+                       Traced, Verified, VerifyFailed)
 from .model import Exploration, Expansion, TraceRequest
 from .options import Options
 from .screens.ask import AskScreen
@@ -96,6 +96,9 @@ class TracerApp(EngineJobs, App):
         self.last_sample = None  # the sample prompt opened last (its undesired_rule seeds the contrast screen)
         self.contrast_settings = ContrastSettings()
         self.look_for: str | None = None  # a latent (SITE:LATENT) to point at after the next trace
+        self.auto_verify_k = AUTO_VERIFY_K  # rows of each new level ablated for real (0: off); saved in the session
+        self.verify_seq: dict[str, int] = {}  # level -> its newest verify request (older results are dropped)
+        self.verify_workers: dict[str, Worker] = {}  # level -> its running verify job
         self._load_factory = tracer_factory
         self._keymap_path = keymap_path
         self.keymap: dict[str, str] = {}  # the user's key overrides (binding id -> keys), for the help screen
@@ -256,7 +259,8 @@ class TracerApp(EngineJobs, App):
 
     def _new_request(self, prompt: str, **changes) -> TraceRequest:
         """A request for ``prompt`` with the metric and foil on screen."""
-        return TraceRequest(prompt, metric=self.ex.request.metric, foil=self.ex.request.foil).with_(**changes)
+        r = self.ex.request
+        return TraceRequest(prompt, metric=r.metric, foil=r.foil, upstream=r.upstream).with_(**changes)
 
     def on_token_strip_position_chosen(self, msg: TokenStrip.PositionChosen) -> None:
         prompt = self.prompt_input.value
@@ -277,6 +281,7 @@ class TracerApp(EngineJobs, App):
                               "--sae, --device or --dtype")
             return
         self.gen += 1
+        self._cancel_verifies()  # a new trace: no level of the old one gets numbers any more
         if self.tracer is None:
             self._pending = (request, session)
             self.status.busy("will trace when the model is loaded… (Esc cancels)", None)
@@ -298,13 +303,15 @@ class TracerApp(EngineJobs, App):
             strip.traced = msg.trace.target.position
             strip.cursor = msg.trace.target.position
         t = msg.trace.target
-        self.status.info(f"traced {fmt.token(t.token)} @{t.position}: {t.metric} {fmt.num(t.value)}, "
+        mode = "" if msg.request.upstream == DEFAULT_UPSTREAM else f" (upstream {msg.request.upstream})"
+        self.status.info(f"traced {fmt.token(t.token)} @{t.position}{mode}: {t.metric} {fmt.num(t.value)}, "
                          f"p {fmt.prob(t.prob)}" + (f" in {msg.seconds:.2f} s" if self.options.show_timings else "")
                          + self._point_to_latent())
         self.autosave()
 
     def _point_to_latent(self) -> str:
-        """After opening a latent from the contrast screen: put the cursor on its first row, if shown."""
+        """After opening a latent from the contrast screen: put the cursor on its first row when the root shows
+        it; otherwise search the levels below (``Trace.path_to`` in a job, ``on_located`` opens the path)."""
         latent, self.look_for = self.look_for, None
         if latent is None:
             return ""
@@ -313,7 +320,38 @@ class TracerApp(EngineJobs, App):
             if node is not None and node.data is not None and (node.data.key or "").startswith(f"{latent}@"):
                 self.tree.cursor_line = line
                 return f" · contrast latent {latent}: highlighted ({node.data.key})"
-        return f" · contrast latent {latent} is not among the top nodes: expand (l) to look for it upstream"
+        self.locate_job(self.trace_gen, self.live_trace, latent)
+        return f" · looking for contrast latent {latent} in the levels below…"
+
+    def on_located(self, msg: Located) -> None:
+        if msg.gen != self.trace_gen:
+            return
+        if msg.path is None:
+            self.status.info(f"contrast latent {msg.latent} is not among the top {self.top_k} rows of any level "
+                             "on the way down: expand (l) and load more (… N more) to look further")
+            return
+        known = {e.node for e in self.ex.expanded}
+        opened = tuple(Expansion(p, 0) for p in msg.path[:-1] if p not in known)
+        self.set_state(self.ex.with_(trace=msg.trace, expanded=self.ex.expanded + opened))
+        node = self.tree.root
+        for key in msg.path:
+            if not node.is_expanded or not node.children:
+                self.tree.open(node)
+            node = next((c for c in node.children if c.data is not None and c.data.key == key), None)
+            if node is None:
+                self.status.error(f"contrast latent {msg.latent}: its path {' → '.join(msg.path)} is not in the tree")
+                return
+        self.tree.cursor_to(node)
+        where = " → ".join(fmt.node_name(r) for r in (self._node_id(k) for k in msg.path[:-1]))
+        self.status.info(f"contrast latent {msg.latent}: highlighted ({msg.path[-1]}), "
+                         f"level {len(msg.path)}" + (f" under {where}" if where else ""))
+        self.autosave()
+
+    @staticmethod
+    def _node_id(key: str):
+        from ..core.nodes import NodeId
+
+        return NodeId.parse(key)
 
     def _show_predictions(self) -> None:
         trace = self.ex.trace
@@ -335,15 +373,20 @@ class TracerApp(EngineJobs, App):
         if msg.gen != self.trace_gen:
             return
         page = msg.page
+        self._add_page(page, msg.tree_node)
+        self.status.info(f"{len(page.nodes)} upstream nodes of {fmt.node_name(self._node_id(page.parent))} "
+                         f"(of {page.total})" if page.parent != TARGET else
+                         f"{len(page.nodes)} more nodes of the target (of {page.total})")
+        self.autosave()
+
+    def _add_page(self, page, node, **changes) -> None:
+        """A loaded page joins the state (and the session's expansion log) and the tree rows under ``node``."""
         ex = self.ex.with_(trace=self.ex.trace.with_page(page),
-                           expanded=self.ex.expanded + (Expansion(page.parent, page.offset),))
-        node = msg.tree_node
-        if self.tree.alive(node):
+                           expanded=self.ex.expanded + (Expansion(page.parent, page.offset),), **changes)
+        if node is not None and self.tree.alive(node):
             self.tree.add_rows(node, page.parent, page.nodes, page.total, page.offset, ex.trace)
             node.expand()
         self.set_state(ex)
-        self.status.info(f"{len(page.nodes)} upstream nodes of {page.parent} (of {page.total})")
-        self.autosave()
 
     def on_expand_failed(self, msg: ExpandFailed) -> None:
         if msg.gen != self.trace_gen:
@@ -363,7 +406,7 @@ class TracerApp(EngineJobs, App):
         if trace is None or row is None:
             return
         if row.kind != "node":
-            pane.show(render_target(trace, self.ex.ablation, self.ex.ablations))
+            pane.show(render_target(trace, self.ex.ablation, self.ex.ablations, self.ex.request.upstream))
             return
         key = str(row.node.id)
         details = self.ex.details.get(key)
@@ -448,8 +491,8 @@ class TracerApp(EngineJobs, App):
             return
         r = msg.result
         self.set_state(self.ex.with_(ablation=r))
-        self.status.info(f"ablated {len(r.interventions)}: {self.ex.trace.target.metric} {fmt.num(r.value)} "
-                         f"Δ actual {fmt.signed(r.delta)} vs estimated {fmt.signed(r.estimated_delta)}")
+        self.status.info(f"ablated {len(r.interventions)}: {fmt.num(r.value)}, Δ {fmt.signed(r.delta)} "
+                         f"(est {fmt.signed(r.estimated_delta)})")
         self.autosave()
 
     def on_ablate_failed(self, msg: AblateFailed) -> None:
@@ -476,30 +519,149 @@ class TracerApp(EngineJobs, App):
                                       on_delete=remove))
 
     # ---- verify ---------------------------------------------------------------------------------------------
+    # Every level gets real single ablations of its top ``auto_verify_k`` rows when it appears (after its first
+    # paint); v verifies the highlighted level with more rows. One job per level, tagged with the level's newest
+    # request number (``verify_seq``): Esc, a new trace or closing the level cancels it, and what a cancelled or
+    # superseded job still posts is dropped, so no number from it ever reaches the screen.
+    def _start_verify(self, parent: str, k: int, auto: bool, more: int = 0) -> None:
+        self._cancel_verify(parent)
+        seq = self.verify_seq[parent] = self.verify_seq.get(parent, 0) + 1
+        self.set_state(self.ex.with_(verifying=self.ex.verifying | {parent}))
+        self.verify_workers[parent] = self.verify_job(self.trace_gen, seq, self.live_trace, parent, k, auto, more)
+
+    def _cancel_verify(self, parent: str) -> bool:
+        """Stop the level's running verify job; its result will be dropped. True when one was running."""
+        worker = self.verify_workers.pop(parent, None)
+        self.verify_seq[parent] = self.verify_seq.get(parent, 0) + 1
+        running = worker is not None and worker.is_running
+        if worker is not None:
+            worker.cancel()
+        return running
+
+    def _cancel_verifies(self) -> bool:
+        running = False
+        for parent in list(self.verify_workers) + list(self.ex.verifying):
+            running = self._cancel_verify(parent) or running
+        if self.ex.verifying:
+            self.set_state(self.ex.with_(verifying=frozenset()))
+        return running
+
+    def _auto_verify(self, gen: int, parent: str) -> None:
+        """Verify a level that has just appeared, unless it is verified, being verified, or turned off."""
+        ex = self.ex
+        if (gen != self.trace_gen or ex.trace is None or self.auto_verify_k < 1 or parent in ex.verify
+                or parent in ex.verifying):
+            return
+        k = min(self.auto_verify_k, len(ex.trace.children.get(parent, ())))
+        if k >= 1:
+            self._start_verify(parent, k, auto=True)
+
+    def on_tree_node_expanded(self, event) -> None:
+        data = event.node.data
+        if self.ex.trace is None or data is None or data.key is None or data.key not in self.ex.trace.children:
+            return  # still loading: on_expanded opens it again when the rows are there
+        # After the level's first paint: the ablations never delay the rows.
+        self.call_after_refresh(self._auto_verify, self.trace_gen, data.key)
+
+    def on_tree_node_collapsed(self, event) -> None:
+        data = event.node.data
+        if data is not None and data.key is not None and data.key in self.ex.verifying:
+            self._cancel_verify(data.key)
+            self.set_state(self.ex.with_(verifying=self.ex.verifying - {data.key}))
+
     def action_verify(self) -> None:
         trace, row = self.ex.trace, self.tree.row
         if trace is None or row is None:
             self.status.error("trace something first")
             return
         parent = TARGET if row.kind == "root" else row.parent
-        k = min(10, len(trace.children.get(parent, ())))
+        loaded = len(trace.children.get(parent, ()))
+        k = min(max(VERIFY_MORE_K, 2 * self.auto_verify_k), max(loaded, trace.totals.get(parent, 0)))
         if k < 1:
             self.status.error("nothing to verify at this level")
             return
-        self.status.busy(f"verifying {k} nodes under {parent} (real single ablations)…", None)
-        self.verify_job(self.trace_gen, self.live_trace, parent, k)
+        self.status.busy(f"verifying {k} nodes under {parent} (real single ablations; Esc cancels)…", None)
+        self._start_verify(parent, k, auto=False, more=max(0, k - loaded))
 
     def on_verified(self, msg: Verified) -> None:
-        if msg.gen != self.trace_gen:
-            return
         r = msg.result
-        self.set_state(self.ex.with_(verify={**self.ex.verify, r.parent: r}))
-        rho = "n/a (constant values)" if r.spearman is None else f"{r.spearman:+.3f}"
-        self.status.info(f"verify under {r.parent}: Spearman ρ(estimated, actual Δ) = {rho} over k={r.k}")
+        if msg.gen != self.trace_gen or self.verify_seq.get(r.parent) != msg.seq:
+            return  # cancelled or superseded: its numbers never reach the screen
+        self.verify_workers.pop(r.parent, None)
+        changes = {"verify": {**self.ex.verify, r.parent: r}, "verifying": self.ex.verifying - {r.parent}}
+        if msg.page is not None:  # the rows v loaded to verify more of the level: the tree shows them too
+            self._add_page(msg.page, self._level_node(r.parent), **changes)
+            self.autosave()
+        else:
+            self.set_state(self.ex.with_(**changes))
+        if not msg.auto:
+            self.status.info(f"verify under {r.parent}: {fmt.verify_summary(r)} (k={r.k} real single ablations)")
 
     def on_verify_failed(self, msg: VerifyFailed) -> None:
-        if msg.gen == self.trace_gen:
+        if msg.gen == self.trace_gen and self.verify_seq.get(msg.parent) == msg.seq:
+            self.verify_workers.pop(msg.parent, None)
+            self.set_state(self.ex.with_(verifying=self.ex.verifying - {msg.parent}))
             self.status.error(msg.text)
+
+    def _level_node(self, parent: str):
+        """The open tree row whose children are ``parent``'s level (the root for "target"), or None."""
+        if parent == TARGET:
+            return self.tree.root
+        for line in range(self.tree.last_line + 1):
+            node = self.tree.get_node_at_line(line)
+            if node is not None and node.data is not None and node.data.key == parent and node.is_expanded:
+                return node
+        return None
+
+    def action_sort_level(self) -> None:
+        """Order the highlighted level by actual Δ (largest real effect first), or back by the estimate."""
+        trace, row = self.ex.trace, self.tree.row
+        if trace is None or row is None or row.kind not in ("root", "node", "more"):
+            self.status.error("highlight a row of a level first")
+            return
+        parent = row.parent if row.kind != "root" else TARGET
+        if parent not in self.ex.by_actual and parent not in self.ex.verify:
+            self.status.error(f"level {parent} has no actual Δ yet: wait for its verify, or press v")
+            return
+        key = row.key
+        by_actual = self.ex.by_actual ^ {parent}
+        self.set_state(self.ex.with_(by_actual=by_actual), rebuild=True)
+        self.tree.select_key(key, parent)
+        self.status.info(f"level {parent}: sorted by {'actual' if parent in by_actual else 'estimated'} Δ")
+
+    # ---- settings: auto-verify, upstream mode -----------------------------------------------------------------
+    def action_auto_verify(self) -> None:
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                k = int(text)
+            except ValueError:
+                k = -1
+            if k < 0:
+                self.status.error(f"rows to verify must be a whole number >= 0 (0 = off), got {text!r}")
+                return
+            self.auto_verify_k = k
+            if k == 0:
+                self._cancel_verifies()
+            self.status.info("auto-verify off: v verifies a level" if k == 0 else
+                             f"auto-verify: the top {k} rows of each new level are ablated for real")
+            self.autosave()
+
+        self.push_screen(AskScreen("Rows of each new level to verify by real ablation (0 = off):",
+                                   str(self.auto_verify_k), "10"), done)
+
+    def action_toggle_upstream(self) -> None:
+        """Children from the nearest upstream level, or from every upstream site pooled (traces again)."""
+        r = self.ex.request
+        upstream = UPSTREAM_MODES[(UPSTREAM_MODES.index(r.upstream) + 1) % len(UPSTREAM_MODES)]
+        trace = self.ex.trace
+        if trace is None:
+            self.set_state(self.ex.with_(request=r.with_(upstream=upstream)))
+            self.status.info(f"upstream: {upstream}")
+            return
+        self.request_trace(r.with_(target=None, target_id=trace.target.id, position=trace.target.position,
+                                   upstream=upstream))
 
     # ---- target, metric, foil ---------------------------------------------------------------------------------
     def action_cycle_metric(self) -> None:
@@ -569,11 +731,12 @@ class TracerApp(EngineJobs, App):
         cancelled = self._pending is not None
         self._pending = None
         for worker in list(self.workers):
-            if worker.group in ("trace", "verify") and worker.is_running:
+            if worker.group in ("trace", "locate") and worker.is_running:
                 worker.cancel()
                 cancelled = True
         if cancelled:
             self.gen += 1  # whatever the cancelled trace returns is now stale
+        if self._cancel_verifies() or cancelled:
             self.status.info("cancelled")
         elif self.focused is self.prompt_input:
             self.tree.focus()  # nothing to cancel: Esc leaves the prompt, so letter keys act again
@@ -665,9 +828,10 @@ class TracerApp(EngineJobs, App):
             self.status.error(str(err))
             return
         self.prompt_input.value = s.prompt
+        self.auto_verify_k = s.auto_verify_k
         t = s.target or {}
         self.request_trace(TraceRequest(s.prompt, position=t.get("position"), target_id=t.get("id"),
-                                        metric=s.metric, foil=s.foil), session=s)
+                                        metric=s.metric, foil=s.foil, upstream=s.upstream), session=s)
         self.tree.focus()
 
     def _snapshot(self):
@@ -677,7 +841,7 @@ class TracerApp(EngineJobs, App):
         if ex.trace is None or live is None or tracer is None:
             return lambda: None
         expanded, ablations = [e.to_json() for e in ex.expanded], dict(ex.ablations)
-        t = ex.trace.target
+        t, auto_verify_k = ex.trace.target, self.auto_verify_k
 
         def build():
             from ..engine.graph import to_node_link
@@ -687,7 +851,8 @@ class TracerApp(EngineJobs, App):
                                     prompt=ex.request.prompt,
                                     target={"token": t.token, "id": t.id, "position": t.position},
                                     metric=t.metric, foil=t.foil, expanded=expanded, ablations=ablations,
-                                    graph=to_node_link(live.graph()))
+                                    graph=to_node_link(live.graph()), upstream=ex.request.upstream,
+                                    auto_verify_k=auto_verify_k)
 
         return build
 

@@ -31,7 +31,8 @@ KEYS: list[Key] = [
     Key("app", "p", "pick_prediction", "Predictions", "pick one of the top-k predictions as the target",
         "pick-prediction"),
     Key("app", "g", "custom_target", "Target", "type a custom target token", "custom-target"),
-    Key("app", "m", "cycle_metric", "Metric", "switch metric: logprob → logit → logit-diff", "metric", True),
+    Key("app", "m", "cycle_metric", "Metric", "switch metric: logprob → logit → logit-diff → logit-mean (the default) → …",
+        "metric", True),
     Key("app", "x", "set_foil", "Foil", "set the foil token for logit-diff (this key was called 'Contrast')",
         "foil"),
     Key("app", "r", "retrace", "Retrace", "trace the current request again (drops expansions and ablations)",
@@ -41,8 +42,14 @@ KEYS: list[Key] = [
         "scale", True),
     Key("app", "c", "clear_ablations", "Clear", "clear all ablations", "clear-ablations", True),
     Key("app", "b", "show_ablations", "Ablations", "list active ablations (remove one with d)", "ablation-list"),
-    Key("app", "v", "verify", "Verify", "real single ablations of this level's top nodes: estimated vs actual Δ",
-        "verify", True),
+    Key("app", "v", "verify", "Verify",
+        "verify the highlighted level with more rows (real single ablations: estimated vs actual Δ)", "verify", True),
+    Key("app", "f", "sort_level", "Sort", "order the highlighted level by actual Δ (largest real effect first), "
+        "or back by the estimate", "sort-level"),
+    Key("app", "w", "auto_verify", "Auto-verify", "how many rows of each new level to verify by real ablation "
+        "(0 = off; saved in the session)", "auto-verify"),
+    Key("app", "u", "toggle_upstream", "Upstream", "children from the nearest upstream level, or from all upstream "
+        "sites pooled (traces again; saved in the session)", "upstream"),
     Key("app", "n", "contrast_screen", "Contrast mode",
         "contrast screen: sample completions, label them, rank latents by Δ-attribution, steer", "contrast-screen"),
     Key("app", "o", "samples", "Samples", "open a sample prompt (with its suggested target)", "samples", True),

@@ -77,3 +77,19 @@ def sparkline(values: list[float]) -> str:
 
 def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def rho(r: float | None) -> str:
+    return "n/a" if r is None else f"{r:+.2f}".replace("-", "−")
+
+
+def verify_summary(v) -> str:
+    """'ρ +0.90 signs 9/10': Spearman ρ of estimated vs actual Δ and how many signs agree (a model.VerifyRec)."""
+    return f"ρ {rho(v.spearman)} signs {v.agreeing}/{v.k}"
+
+
+def density(d: float | None) -> str:
+    """'fires on 43% of tokens' or 'unknown' (engine.density.format_density's wording)."""
+    from ..engine.density import format_density
+
+    return "unknown" if d is None else f"fires on {format_density(d)}"

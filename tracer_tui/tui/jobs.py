@@ -19,8 +19,8 @@ from ..core.defaults import DEFAULT_TOP_K
 from ..core.nodes import TARGET
 from . import model
 from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
-                       Loaded, LoadFailed, LoadProgress, Notice, ResumeFailed, Tokenized, TraceFailed, Traced,
-                       Verified, VerifyFailed)
+                       Loaded, LoadFailed, LoadProgress, Located, Notice, ResumeFailed, Tokenized, TraceFailed,
+                       Traced, Verified, VerifyFailed)
 from .wording import describe
 
 
@@ -106,7 +106,7 @@ class EngineJobs:
             trace = self.tracer.trace(request.prompt, target=request.target, target_id=request.target_id,
                                       position=request.position, metric=request.metric,
                                       foil=request.foil if request.metric == "logit-diff" else None,
-                                      top_k=self.top_k, should_cancel=cancelled)
+                                      top_k=self.top_k, should_cancel=cancelled, upstream=request.upstream)
             extra = None
             if session is not None and not cancelled():
                 expanded = tuple(model.Expansion(e["node"], e["offset"]) for e in session.expanded)
@@ -141,12 +141,36 @@ class EngineJobs:
                   lambda result, _s: Ablated(gen, ablate_gen, result),
                   lambda why: AblateFailed(gen, why, ablate_gen))
 
-    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
-    def verify_job(self, gen: int, trace, parent: str, k: int) -> None:
-        """Esc cancels the worker; the engine sees it through ``should_cancel`` and stops its work."""
-        cancelled = self._cancel_check(lambda: gen == self.trace_gen)
-        self._run(cancelled, lambda: model.VerifyRec.of(trace.verify(k=k, parent=parent, should_cancel=cancelled)),
-                  lambda result, _s: Verified(gen, result), lambda why: VerifyFailed(gen, why))
+    @work(thread=True, group="verify", exit_on_error=False)
+    def verify_job(self, gen: int, seq: int, trace, parent: str, k: int, auto: bool = False, more: int = 0) -> None:
+        """Real single ablations of ``parent``'s top ``k`` children, after loading ``more`` of its rows (v asks
+        for more rows than a page holds). One job per level (``seq`` = the level's newest request in
+        ``self.verify_seq``): Esc, a new trace or closing the level cancels the worker, the engine sees it
+        through ``should_cancel`` between chunks, and anything it still posts is dropped."""
+        cancelled = self._cancel_check(lambda: gen == self.trace_gen and self.verify_seq.get(parent) == seq)
+
+        def call():
+            loaded = None
+            if more > 0:
+                offset = len(trace.children.get(parent, []))
+                loaded = model.page(trace, parent, offset, trace.more(parent, top_k=more, offset=offset))
+            return model.VerifyRec.of(trace.verify(k=k, parent=parent, should_cancel=cancelled)), loaded
+
+        self._run(cancelled, call, lambda r, _s: Verified(gen, r[0], seq, auto, r[1]),
+                  lambda why: VerifyFailed(gen, why, parent, seq))
+
+    @work(thread=True, exclusive=True, group="locate", exit_on_error=False)
+    def locate_job(self, gen: int, trace, latent: str) -> None:
+        """Search the tree for a latent (``Trace.path_to``) and snapshot the levels the search loaded. Esc or a
+        newer trace request stops it between levels."""
+        cancelled = self._cancel_check(lambda: gen == self.trace_gen == self.gen)
+
+        def call():
+            path = trace.path_to(latent, top_k=self.top_k, should_cancel=cancelled)
+            return (tuple(path) if path else None), model.snapshot(trace)
+
+        self._run(cancelled, call, lambda r, _s: Located(gen, latent, r[0], r[1]),
+                  lambda why: Notice(f"looking for {latent} failed: {why}", error=True))
 
     @work(thread=True, exclusive=True, group="details", exit_on_error=False)
     def details_job(self, gen: int, trace, node_id) -> None:

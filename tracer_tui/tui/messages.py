@@ -61,6 +61,9 @@ class Ablated(Message):
 class Verified(Message):
     gen: int
     result: Any  # model.VerifyRec
+    seq: int = 0  # the level's verify request (app.verify_seq): an older or cancelled one is dropped
+    auto: bool = False  # started by the level appearing (not by v)
+    page: Any = None  # model.Page of rows v loaded to verify more of the level, or None
 
 
 @dataclass
@@ -121,7 +124,19 @@ class AblateFailed(JobFailed):
 
 @dataclass
 class VerifyFailed(JobFailed):
+    parent: str = ""
+    seq: int = 0
     what: ClassVar[str] = "verify"
+
+
+@dataclass
+class Located(Message):
+    """Where a latent opened from the contrast screen sits in the tree: path (root row ... node) or None."""
+
+    gen: int
+    latent: str
+    path: Any  # tuple of node ids, or None
+    trace: Any  # model.TraceSnapshot including the levels the search loaded
 
 
 @dataclass

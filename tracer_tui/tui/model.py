@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 from collections.abc import Mapping
 
-from ..core.defaults import DEFAULT_METRIC
+from ..core.defaults import DEFAULT_METRIC, DEFAULT_UPSTREAM, DENSE_THRESHOLD
 from ..core.nodes import TARGET, NodeId
 
 EMPTY: Mapping = MappingProxyType({})
@@ -31,6 +31,7 @@ class TraceRequest:
     target_id: int | None = None  # a chosen prediction (wins over ``target``)
     metric: str = DEFAULT_METRIC
     foil: str | None = None  # logit-diff's subtracted token
+    upstream: str = DEFAULT_UPSTREAM  # where children come from: "nearest" level or "all" upstream sites
 
     def with_(self, **changes) -> TraceRequest:
         return replace(self, **changes)
@@ -40,7 +41,7 @@ class TraceRequest:
         what = (f"token id {self.target_id}" if self.target_id is not None
                 else repr(self.target) if self.target is not None else "top prediction")
         extra = f" vs {self.foil!r}" if self.metric == "logit-diff" else ""
-        return f"{what} at {where}, {self.metric}{extra}"
+        return f"{what} at {where}, {self.metric}{extra}, upstream {self.upstream}"
 
 
 # ---- immutable records (copies of the engine's mutable dataclasses) -----------------------------------------
@@ -53,16 +54,22 @@ class NodeRec:
     activation: float
     attribution: float
     label: str | None = None
+    density: float | None = None  # share of tokens the latent fires on (None: unknown, or an error node)
 
     @property
     def kind(self) -> str:
         return "error" if self.id.is_error else "latent"
 
+    @property
+    def dense(self) -> bool:
+        return self.density is not None and self.density > DENSE_THRESHOLD
+
     @classmethod
-    def of(cls, node) -> NodeRec:
+    def of(cls, node, density: float | None = None) -> NodeRec:
         if isinstance(node, NodeRec):
             return node
-        return cls(node.id, node.parent, node.layer, node.token, node.activation, node.attribution, node.label)
+        return cls(node.id, node.parent, node.layer, node.token, node.activation, node.attribution, node.label,
+                   density)
 
 
 @dataclass(frozen=True)
@@ -119,14 +126,29 @@ class VerifyRec:
     parent: str
     pairs: tuple[VerifyPairRec, ...]
     spearman: float | None
+    sign_agreement: float | None = None  # share of pairs whose estimated and actual Δ have the same sign
 
     @property
     def k(self) -> int:
         return len(self.pairs)
 
+    @property
+    def agreeing(self) -> int:
+        return sum(_sign(p.estimated) == _sign(p.actual) for p in self.pairs)
+
     @classmethod
     def of(cls, r) -> VerifyRec:
-        return cls(r.parent, tuple(VerifyPairRec(p.id, p.estimated, p.actual) for p in r.pairs), r.spearman)
+        return cls(r.parent, tuple(VerifyPairRec(p.id, p.estimated, p.actual) for p in r.pairs), r.spearman,
+                   getattr(r, "sign_agreement", None))
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def sign_differs(pair) -> bool:
+    """The real effect goes the other way than the estimate (the engine's sign agreement, per pair)."""
+    return _sign(pair.estimated) != _sign(pair.actual)
 
 
 @dataclass(frozen=True)
@@ -184,16 +206,29 @@ def _upstream(trace, nodes) -> frozenset[str]:
     return frozenset(str(n.id) for n in nodes if trace.has_upstream(n.id))
 
 
+def density(trace, node) -> float | None:
+    """The latent's density from its SAE's sparsity file (None: unknown, or an error node)."""
+    nid = node.id
+    if nid.latent is None:
+        return None
+    site = trace.tracer.site_by_name.get(nid.site)
+    return None if site is None else site.density(nid.latent)
+
+
+def record(trace, node) -> NodeRec:
+    return NodeRec.of(node, density(trace, node))
+
+
 def page(trace, parent: str, offset: int, nodes) -> Page:
     """A loaded page as records (run it under the engine lock, right after the engine call)."""
-    recs = tuple(NodeRec.of(n) for n in nodes)
+    recs = tuple(record(trace, n) for n in nodes)
     return Page(parent, offset, recs, trace.totals.get(parent, len(recs)), trace.abs_totals.get(parent, 0.0),
                 _upstream(trace, recs))
 
 
 def snapshot(trace) -> TraceSnapshot:
     """Freeze a live engine Trace (run it under the engine lock: workers mutate the trace)."""
-    children = {k: tuple(NodeRec.of(n) for n in v) for k, v in trace.children.items()}
+    children = {k: tuple(record(trace, n) for n in v) for k, v in trace.children.items()}
     upstream = frozenset().union(*(_upstream(trace, v) for v in children.values()))
     return TraceSnapshot(target=TargetRec.of(trace.target), tokens=tuple(trace.tokens),
                          predictions=predictions(trace.top_predictions), children=MappingProxyType(children),
@@ -212,6 +247,8 @@ class Exploration:
     verify: Mapping[str, VerifyRec] = field(default_factory=lambda: EMPTY)  # parent key -> result
     expanded: tuple[Expansion, ...] = ()  # pages in the order they were loaded
     details: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # node id -> details pane data (read-only mappings)
+    verifying: frozenset[str] = frozenset()  # levels (parent keys) whose verify job is running
+    by_actual: frozenset[str] = frozenset()  # levels shown sorted by actual Δ instead of the estimate
 
     def with_(self, **changes) -> Exploration:
         for name in ("ablations", "verify", "details"):

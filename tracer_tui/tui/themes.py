@@ -13,7 +13,8 @@ from ..core import validation as v
 DEFAULT_THEME = "tracer-dark"
 COLOR_KEYS = ("primary", "secondary", "accent", "background", "surface", "panel", "foreground", "success",
               "warning", "error")
-VARIABLES = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff"}
+VARIABLES = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff",
+             "sign-flip": "#d7af00"}  # sign-flip: the ≠ mark of a row whose actual Δ goes against the estimate
 # Used when no theme files can be found at all (e.g. a wheel without themes/).
 FALLBACK = {"name": DEFAULT_THEME, "dark": True, "primary": "#5fafff", "background": "#121212",
             "surface": "#1c1c1c", "panel": "#303030", "foreground": "#e4e4e4", "variables": dict(VARIABLES)}

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from .. import format as fmt
+from ..model import sign_differs
 
 
 def node_details(trace, node_id) -> Mapping:
@@ -43,12 +44,15 @@ def render_node(node, parent: str, details: Mapping | None, scale: float | None,
         parts.append(Text(node.label, style="bold italic"))
     rows = [("attribution", f"{fmt.signed(node.attribution)} to {'target' if parent == 'target' else parent}"),
             ("activation", fmt.num(node.activation))]
+    if not node.id.is_error:
+        rows.append(("density", fmt.density(node.density) + (" (dense: likely not one concept)" if node.dense else "")))
     if details is not None and parent != "target":
         rows.append(("to target", fmt.signed(details["root_attribution"])))
     if scale is not None:
         rows.append(("ablated", "zero" if scale == 0 else f"scaled {fmt.scale(scale)}"))
     if pair is not None:
-        rows.append(("verify", f"est {fmt.signed(pair.estimated)} actual {fmt.signed(pair.actual)}"))
+        flip = " ≠ other sign" if sign_differs(pair) else ""
+        rows.append(("verify", f"est Δ {fmt.signed(pair.estimated)} actual Δ {fmt.signed(pair.actual)}{flip}"))
     for k, v in rows:
         parts.append(Text.assemble((f"{k:<12}", "dim"), v))
     if details is None:
@@ -77,12 +81,15 @@ def render_node(node, parent: str, details: Mapping | None, scale: float | None,
     return Group(*parts)
 
 
-def render_target(trace, ablation, ablations: Mapping[str, float]) -> Group:
+def render_target(trace, ablation, ablations: Mapping[str, float], upstream: str | None = None) -> Group:
     """The root row's pane, from a ``model.TraceSnapshot`` and the ablation records."""
     t = trace.target
     parts: list = [Text.assemble(("target ", "dim"), (fmt.token(t.token), "bold"), f" (id {t.id}) @{t.position}")]
     parts.append(Text.assemble(("metric ", "dim"), t.metric, (f" vs {fmt.token(t.foil)}" if t.foil else "")))
     parts.append(Text.assemble(("clean  ", "dim"), f"{fmt.num(t.value)}  p {fmt.prob(t.prob)}"))
+    if upstream is not None:
+        parts.append(Text.assemble(("levels ", "dim"), "nearest upstream level (u: all sites)" if upstream == "nearest"
+                                   else "all upstream sites pooled (u: nearest level)"))
     if ablation is not None:
         parts.append(Text.assemble(("ablated ", "dim"), f"{fmt.num(ablation.value)}  p {fmt.prob(ablation.prob)}"))
         parts.append(Text.assemble(("Δ actual ", "dim"), fmt.signed(ablation.delta), ("  est ", "dim"),

@@ -19,12 +19,13 @@ from textual.widgets.tree import TreeNode, UnknownNodeID
 from ...core.nodes import TARGET
 from .. import format as fmt
 from ..bindings import bindings
+from ..model import sign_differs
 
 
 
 @dataclass
 class Row:
-    kind: str  # "root", "node", "more", "loading", "note"
+    kind: str  # "root", "node", "level" (a level's header: its columns and verify), "more", "loading", "note"
     node: Any = None  # model.NodeRec for "node" rows
     parent: str = TARGET  # key of the level this row belongs to (snapshot.children key)
     text: str = ""
@@ -58,7 +59,8 @@ class LatentTree(Tree[Row]):
         self.auto_expand = False
         self.guide_depth = 3
         self.ex = exploration  # model.Exploration: replaced (never changed) by the app through show_state
-        self.colours = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff"}
+        self.colours = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff",
+                        "sign-flip": "#d7af00"}
         self._largest: dict[tuple[str, int], float] = {}  # (level, rows loaded) -> largest |attribution|
 
     # ---- building ---------------------------------------------------------------------------------
@@ -102,7 +104,9 @@ class LatentTree(Tree[Row]):
         ``trace``: the snapshot that holds the page (default: the state's), for which rows can expand."""
         self.drop_placeholders(tree_node)
         trace = trace or self.ex.trace
-        for node in nodes:
+        if offset == 0 and nodes:
+            tree_node.add_leaf("", data=Row("level", parent=key))
+        for node in self.ordered(key, nodes):
             row = Row("node", node=node, parent=key, upstream=trace is None or trace.has_upstream(node.id))
             if row.expandable:
                 tree_node.add("", data=row)
@@ -113,6 +117,37 @@ class LatentTree(Tree[Row]):
             tree_node.add_leaf("", data=Row("note", parent=key, text="no upstream nodes (first SAE site or none active)"))
         elif total > loaded:
             tree_node.add_leaf("", data=Row("more", parent=key, loaded=loaded, remaining=total - loaded))
+
+    def ordered(self, key: str, nodes):
+        """A level's rows in the order shown: by the estimate (as ranked), or, when the level is switched to
+        actual Δ (``f``), verified rows first by |actual Δ| (largest real effect first), then the others."""
+        v = self.ex.verify.get(key)
+        if key not in self.ex.by_actual or v is None:
+            return list(nodes)
+        actual = {str(p.id): p.actual for p in v.pairs}
+        verified = sorted((n for n in nodes if str(n.id) in actual), key=lambda n: -abs(actual[str(n.id)]))
+        return verified + [n for n in nodes if str(n.id) not in actual]
+
+    def select_key(self, key: str | None, parent: str) -> None:
+        """Put the cursor on the row showing ``key`` at level ``parent`` (the root row for "target")."""
+        for line in range(self.last_line + 1):
+            node = self.get_node_at_line(line)
+            data = node.data if node is not None else None
+            if data is not None and data.key == key and (data.kind == "root" or data.parent == parent):
+                self.cursor_line = line
+                return
+
+    def cursor_to(self, tree_node: TreeNode) -> None:
+        """Put the cursor on ``tree_node`` (right after rows were added, when ``move_cursor`` would use the line
+        the row had before)."""
+        for line in range(self.last_line + 1):
+            if self.get_node_at_line(line) is tree_node:
+                self.cursor_line = line
+                self.scroll_to_node(tree_node, animate=False)
+                return
+
+    def on_resize(self) -> None:
+        self.refresh_rows()  # labels are cut to the width
 
     def drop_placeholders(self, tree_node: TreeNode) -> None:
         for child in list(tree_node.children):
@@ -161,7 +196,8 @@ class LatentTree(Tree[Row]):
             self._load_more(node)
         elif data.kind == "root" or data.expandable:
             if node.is_expanded and node.children:
-                self.move_cursor(node.children[0])
+                rows = [c for c in node.children if c.data is None or c.data.kind != "level"]
+                self.move_cursor((rows or node.children)[0])
             else:
                 self.open(node)
 
@@ -175,6 +211,16 @@ class LatentTree(Tree[Row]):
             node.collapse()
         elif node.data.kind == "root" or node.data.expandable:
             self.open(node)
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        if self.row is not None and self.row.kind == "level" and self.cursor_line < self.last_line:
+            super().action_cursor_down()  # a level's header is not a stop: j and k step over it
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        if self.row is not None and self.row.kind == "level" and self.cursor_line > 0:
+            super().action_cursor_up()
 
     def action_parent(self) -> None:
         node = self.cursor_node
@@ -205,13 +251,41 @@ class LatentTree(Tree[Row]):
         self.post_message(self.ExpandRequested(parent, data.parent, data.loaded))
 
     # ---- labels -----------------------------------------------------------------------------------
+    def _room(self, node: TreeNode[Row]) -> int | None:
+        """Cells left for a row's label after its guides (None before the first layout)."""
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return None
+        depth, up = 0, node.parent
+        while up is not None:
+            depth, up = depth + 1, up.parent
+        return max(8, width - depth * self.guide_depth)
+
+    def _fit(self, node: TreeNode[Row], text: Text, icon: int) -> Text:
+        """Cut the label to the room the row has, with an ellipsis. Numbers come first in every row; a node row
+        that does not fit drops its activation (the details pane shows it), so only token and label text is
+        ever cut."""
+        room = self._room(node)
+        if room is not None and text.cell_len + icon > room:
+            kind = node.data.kind if node.data is not None else None
+            if kind == "node":
+                text = self.node_text(node.data, activation=False)
+            elif kind in ("root", "level"):
+                for brief in (1, 2, 3):
+                    text = self.root_text(brief) if kind == "root" else self.level_text(node.data.parent, brief)
+                    if text.cell_len + icon <= room:
+                        break
+            text.truncate(room - icon, overflow="ellipsis")
+        return text
+
     def get_label_width(self, node: TreeNode[Row]) -> int:
         """The width ``render_label`` will have, without styling it (called for every row on a rebuild)."""
-        icon = node.allow_expand or (node.data is not None and node.data.kind == "node")
-        return (2 if icon else 0) + self.row_text(node.data).cell_len
+        icon = 2 if node.allow_expand or (node.data is not None and node.data.kind == "node") else 0
+        return icon + self._fit(node, self.row_text(node.data), icon).cell_len
 
     def render_label(self, node: TreeNode[Row], base_style: Style, style: Style) -> Text:
-        label = self.row_text(node.data)
+        icon = 2 if node.allow_expand or (node.data is not None and node.data.kind == "node") else 0
+        label = self._fit(node, self.row_text(node.data), icon)
         label.stylize(style)
         if node.allow_expand:
             prefix = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE, base_style)
@@ -225,28 +299,38 @@ class LatentTree(Tree[Row]):
             return self.root_text()
         if row.kind == "node":
             return self.node_text(row)
+        if row.kind == "level":
+            return self.level_text(row.parent)
         if row.kind == "more":
             return Text(f"… {row.remaining} more (Enter loads the next page)", style="italic dim")
         if row.kind == "loading":
             return Text(row.text or "loading…", style="italic")
         return Text(row.text, style="dim italic")
 
-    def root_text(self) -> Text:
+    def root_text(self, brief: int = 0) -> Text:
+        """The target row. ``brief`` 1..3 leave out, in turn, the ablation's Δ, the metric's name and the
+        probabilities, so a narrow tree still shows whole numbers (the details pane has them all)."""
         trace = self.ex.trace
         if trace is None:
             return Text("no trace yet")
         t = trace.target
         metric = t.metric if t.metric != "logit-diff" else f"logit-diff vs {fmt.token(t.foil or '?')}"
-        text = Text.assemble(("◎ ", "bold"), (fmt.token(t.token), "bold"), f" @{t.position} · {metric} ",
-                             (fmt.num(t.value), "bold"), f" · p {fmt.prob(t.prob)}")
+        text = Text.assemble(("◎ ", "bold"), (fmt.token(t.token), "bold"), f" @{t.position} · ")
+        if brief < 2:
+            text.append(f"{metric} ")
+        text.append(fmt.num(t.value), "bold")
+        if brief < 3:
+            text.append(f" · p {fmt.prob(t.prob)}")
         ab = self.ex.ablation
         if ab is not None:
             text.append(" → ", "bold")
             text.append(fmt.num(ab.value), Style(color=self.colours["ablated"], bold=True))
-            text.append(f" · p {fmt.prob(ab.prob)} · Δ actual {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
+            if brief < 3:
+                text.append(f" · p {fmt.prob(ab.prob)}")
+            if brief < 1:
+                text.append(f" · Δ actual {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
         elif self.ex.ablations:
             text.append(" → ablating…", "italic")
-        text.append(self._spearman(TARGET))
         return text
 
     def _level_largest(self, parent: str, siblings) -> float:
@@ -257,14 +341,26 @@ class LatentTree(Tree[Row]):
             largest = self._largest[key] = max((abs(n.attribution) for n in siblings), default=0.0) or 1.0
         return largest
 
-    def _spearman(self, key: str) -> str:
-        v = self.ex.verify.get(key)
+    def level_text(self, parent: str, brief: int = 0) -> Text:
+        """A level's header: what its columns are, and how well the estimates match real ablations. ``brief``
+        1..3 (a deep, narrow row) leave out the '%' label, then every column label but the sort mark."""
+        v = self.ex.verify.get(parent)
         if v is None:
-            return ""
-        rho = "n/a" if v.spearman is None else f"{v.spearman:+.2f}"
-        return f" · verify k={v.k} ρ {rho}"
+            head = f"{'attr':>6} {'':{fmt.BAR_WIDTH}} {'%':>4}"
+            tail = ("verifying top rows by real ablation…" if parent in self.ex.verifying
+                    else "estimates only · v verifies")
+            return Text.assemble(("  " + head + "  ", "dim"), (tail, "italic dim"))
+        by_actual = parent in self.ex.by_actual  # ↓ marks the column the level is ordered by (f switches)
+        est, act = ("est Δ", "↓act Δ") if by_actual else ("↓est Δ", "act Δ")
+        if brief >= 2:
+            return Text.assemble((fmt.verify_summary(v), "bold"), (" ↓act" if by_actual else " ↓est", "dim"))
+        head = f"{est:>7} {act:>7}" + ("" if brief else f"  {'%':>4}")
+        text = Text.assemble(("  " + head + " ", "dim"), (fmt.verify_summary(v), "bold"))
+        if parent in self.ex.verifying:
+            text.append(" verifying more…", "italic dim")
+        return text
 
-    def node_text(self, row: Row) -> Text:
+    def node_text(self, row: Row, activation: bool = True) -> Text:
         node = row.node
         key = str(node.id)
         colour = self.colours["attr-positive" if node.attribution >= 0 else "attr-negative"]
@@ -278,24 +374,44 @@ class LatentTree(Tree[Row]):
         scale = self.ex.ablations.get(key)
         if scale is not None:
             text.append(fmt.scale(scale) + " ", Style(color=self.colours["ablated"], bold=True))
-        text.append(fmt.signed(node.attribution), sign_style)
-        text.append(" ")
-        text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # bar: relative to the level's largest
+        if row.parent in self.ex.verify:  # a verified level: estimated and actual Δ side by side
+            pair = self.ex.verify_pair(row.parent, key)
+            text.append(f"{fmt.signed(-node.attribution):>7}", sign_style)
+            if pair is None:
+                text.append(f" {'·':>7} ", "dim")
+            else:
+                act = self.colours["attr-positive" if pair.actual <= 0 else "attr-negative"]
+                text.append(f" {fmt.signed(pair.actual):>7}", Style(color=act))
+                flip = sign_differs(pair)
+                text.append("≠" if flip else " ", Style(color=self.colours["sign-flip"], bold=True))
+        else:
+            text.append(fmt.signed(node.attribution), sign_style)
+            text.append(" ")
+            text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
         text.append(" " + fmt.pct(share) + " ")
         text.append(fmt.node_name(node.id), "bold" if scale is None else Style(bold=True, strike=True))
+        if node.dense:
+            text.append(" dense", Style(color=self.colours["sign-flip"], italic=True))
         text.append(" " + fmt.token(node.token))
-        text.append(f" a={fmt.num(node.activation, 2)}", "dim")
+        if activation:
+            text.append(f" a={fmt.num(node.activation, 2)}", "dim")
         if node.id.is_error:
             text.append(" error node (what the SAE misses)", "italic")
         elif node.label:
             text.append(" " + node.label, "italic")
-        pair = self.ex.verify_pair(row.parent, key)
-        if pair is not None:
-            text.append(f" [est {fmt.signed(pair.estimated)} act {fmt.signed(pair.actual)}]", "dim")
-        text.append(self._spearman(key))
         return text
 
     # ---- for tests ----------------------------------------------------------------------------------
+    def shown(self) -> list[tuple[str, str | None, str]]:
+        """Visible rows as drawn, labels cut to the width: (kind, node id, label text)."""
+        out = []
+        for line in range(self.last_line + 1):
+            node = self.get_node_at_line(line)
+            if node is not None and node.data is not None:
+                icon = 2 if node.allow_expand or node.data.kind == "node" else 0
+                out.append((node.data.kind, node.data.key, self._fit(node, self.row_text(node.data), icon).plain))
+        return out
+
     def as_data(self) -> list[tuple[int, str, str | None, bool, str]]:
         """Visible rows as plain data: (depth, kind, node id, expanded, label text)."""
         out = []
