@@ -149,8 +149,6 @@ def _bad_export_paths(tmp_path):
             "unknown user's home": "~nouser-tracer-xyz/graph.json"}
 
 
-@pytest.mark.xfail(strict=True, reason="needs app.py fix: action_export's callback runs mkdir on the UI thread "
-                   "and an OSError/RuntimeError there takes the app down")
 @pytest.mark.parametrize("case", ["parent is a file", pytest.param("read-only folder", marks=pytest.mark.skipif(
     hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")),
     "unknown user's home"])
@@ -169,3 +167,20 @@ async def test_export_to_a_bad_path_is_reported_and_the_app_stays_up(bundle_dir,
         assert app.is_running
         assert "export" in app.status.last and "unexpected" not in app.status.last, app.status.last
         await assert_recovers(app, pilot)
+
+
+async def test_an_sae_trained_on_another_model_is_a_warning_after_loading(tmp_path):
+    """The engine's load warnings (tracer.warnings) reach the status line once the model is up."""
+    from helpers import make_model, make_sae
+
+    from tracer_tui.engine.bundle import save_model_dir
+
+    model = make_model(seed=4)
+    save_model_dir(model, tmp_path / "model")
+    make_sae("blocks.1.hook_resid_pre", model.cfg.d_model, seed=4, model_name="pythia-70m").save_model(
+        tmp_path / "saes" / "blocks.1.hook_resid_pre")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(app, pilot)
+        assert "warning: SAE" in app.status.last and "trained on model 'pythia-70m'" in app.status.last, \
+            app.status.last

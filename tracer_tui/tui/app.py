@@ -28,6 +28,8 @@ from ..core import session as sessions
 from .wording import describe
 from . import format as fmt
 from ..core import paths
+from ..core.errors import TracerError
+from ..core.validation import expand_path
 from ..core.defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
@@ -208,6 +210,8 @@ class TracerApp(EngineJobs, App):
         return o
 
     def on_load_progress(self, msg: LoadProgress) -> None:
+        if msg.step.startswith("offline:") and msg.step not in self.notes:
+            self.notes.append(msg.step)  # the next load step would hide it: keep it for after loading
         self.status.busy(f"loading: {msg.step}", msg.frac)
         self.query_one(InfoHeader).show_loading(msg.step)
 
@@ -218,7 +222,8 @@ class TracerApp(EngineJobs, App):
         self.query_one(InfoHeader).show_info(info)
         took = f" in {msg.seconds:.1f} s" if self.options.show_timings else ""
         self.status.info(f"ready: {info['model']['name']} loaded{took}")
-        if self.notes:  # start-up problems (theme, keymap, session) stay visible after loading
+        self.notes.extend(f"warning: {w}" for w in self.tracer.warnings)  # e.g. an SAE trained on another model
+        if self.notes:  # start-up problems (theme, keymap, session, offline) stay visible after loading
             self.status.error(" · ".join(self.notes))
         self._refresh_tokens()
         if self.resume_session is not None:
@@ -801,10 +806,18 @@ class TracerApp(EngineJobs, App):
         default = paths.data_dir() / "exports" / f"graph-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
 
         def done(text: str | None) -> None:
-            if text:
-                path = Path(text).expanduser()
+            if not text:
+                return
+            try:  # a bad folder is the user's to fix: one line, the app stays up
+                path = expand_path(text.strip(), "export file")
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self.export_job(self.trace_gen, self.live_trace, str(path))
+            except TracerError as err:
+                self.status.error(f"export failed: {describe(err)}")
+                return
+            except OSError as err:
+                self.status.error(f"export failed: cannot create the folder {str(path.parent)!r}: {err.strerror or err}")
+                return
+            self.export_job(self.trace_gen, self.live_trace, str(path))
 
         self.push_screen(AskScreen("Export the explored graph to (.json node-link or .graphml):", str(default)), done)
 

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from ..core.defaults import DEFAULT_TOP_K
+from ..core.errors import TracerError
 from ..core.nodes import TARGET
 from . import model
 from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
@@ -188,7 +189,13 @@ class EngineJobs:
     def export_job(self, gen: int, trace, path: str) -> None:
         from ..engine.graph import export_graph
 
-        self._run(lambda: False, lambda: export_graph(trace.graph(), path),
+        def write():
+            try:
+                return export_graph(trace.graph(), path)
+            except OSError as err:  # a read-only folder, a full disk: the user's to fix, not a bug
+                raise TracerError(f"cannot write {path!r}: {err.strerror or err}") from None
+
+        self._run(lambda: False, write,
                   lambda written, _s: Notice(f"graph exported to {written}"), lambda why: ExportFailed(gen, why))
 
     @work(thread=True, group="save", exit_on_error=False)
