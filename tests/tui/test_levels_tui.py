@@ -14,14 +14,14 @@ import pytest
 from rich.console import Console
 from scipy.stats import spearmanr
 
-from tracer_tui.core.defaults import AUTO_VERIFY_K
+from tracer_tui.core.defaults import AUTO_VERIFY_K, DENSE_THRESHOLD
 from tracer_tui.core.nodes import TARGET
 from tracer_tui.demo import bundle_dir as demo_bundle_dir
 from tracer_tui.engine.density import format_density
 from tracer_tui.engine.tracer import Tracer
 from tracer_tui.tui import format as fmt
 
-from pilot import make_app, move_to, node_rows, settle, trace_prompt, wait_for, wait_loaded
+from pilot import make_app, move_to, node_rows, settle, trace_prompt, trace_target, wait_for, wait_loaded
 
 PROMPT = "When Mary and John went to the park, John gave the ball to"
 DEMO = demo_bundle_dir()
@@ -304,9 +304,9 @@ async def test_demo_eiffel_at_80x24_shows_estimated_and_actual(demo):
             assert text.startswith(f"{fmt.signed(p.estimated):>7} {fmt.signed(p.actual):>7}"), text
             assert fmt.node_name(n.id) in text  # numbers and names are never cut
             assert len(text) + 2 + app.tree.guide_depth <= width
-        dense = [n for n in app.ex.trace.nodes if n.dense]
+        dense = [n for n in app.ex.trace.nodes if n.is_dense()]
         assert dense and all(" dense" in shown[str(n.id)] for n in dense)
-        assert all(" dense" not in shown[str(n.id)] for n in app.ex.trace.nodes if not n.dense)
+        assert all(" dense" not in shown[str(n.id)] for n in app.ex.trace.nodes if not n.is_dense())
         site = demo.site_by_name[dense[0].id.site]
         assert dense[0].density == site.density(dense[0].id.latent) > 0.10
         app.tree.focus()
@@ -319,6 +319,13 @@ async def test_demo_eiffel_at_80x24_shows_estimated_and_actual(demo):
         assert fmt.verify_summary(v) in header
         rho = spearmanr([p.estimated for p in v.pairs], [p.actual for p in v.pairs]).statistic
         assert f"ρ {fmt.rho(rho)}" in header
+        # The threshold is the user's: at 30% only the latents firing on more than 30% of tokens stay marked.
+        app.set_dense_threshold(0.30)
+        await pilot.pause()
+        shown = {key: text for kind, key, text in app.tree.shown() if kind == "node"}
+        for n in app.ex.trace.nodes:
+            fires = demo.site_by_name[n.id.site].density(n.id.latent) if not n.id.is_error else None
+            assert (" dense" in shown[str(n.id)]) == (fires is not None and fires > 0.30), (n.id, fires)
 
 
 def test_session_upstream_field():
@@ -333,3 +340,29 @@ def test_session_upstream_field():
         Session.from_json({**base, "upstream": "sideways"})
     with pytest.raises(SessionError, match="auto_verify_k"):
         Session.from_json({**base, "auto_verify_k": -1})
+    assert Session.from_json(base).dense_threshold == DENSE_THRESHOLD
+    assert Session.from_json({**base, "dense_threshold": 0.3}).dense_threshold == 0.3
+    with pytest.raises(SessionError, match="dense_threshold"):
+        Session.from_json({**base, "dense_threshold": 1.5})
+
+
+async def test_dense_threshold_is_set_in_a_dialog_and_saved_in_the_session(bundle_dir, tiny_tracer, tui_dirs):
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await trace_target(app, pilot)
+        app.action_dense_threshold()
+        await pilot.pause()
+        app.screen.query_one("#ask-input").value = "abc"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.status.last.startswith("dense threshold must be a percentage") and app.dense_threshold == 0.10
+        app.action_dense_threshold()
+        await pilot.pause()
+        app.screen.query_one("#ask-input").value = "25%"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.dense_threshold == 0.25 and app.tree.dense_threshold == 0.25
+        app.save_now()
+    from tracer_tui.core.session import LAST, load_session, resolve_resume
+
+    assert load_session(resolve_resume(LAST, tui_dirs / "data" / "sessions")).dense_threshold == 0.25

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, UPSTREAM_MODES
+from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, UPSTREAM_MODES
 from .paths import sessions_dir
 
 FORMAT = "tracer-tui-session"
@@ -46,6 +46,7 @@ class Session:
     # they were explored with every upstream site pooled, so they open in "all".
     upstream: str = DEFAULT_UPSTREAM
     auto_verify_k: int = AUTO_VERIFY_K  # rows of each new level verified by real ablations (0: off)
+    dense_threshold: float = DENSE_THRESHOLD  # latents firing on more than this share of tokens are marked dense
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -66,12 +67,16 @@ class Session:
                     ablations={str(k): float(v) for k, v in (data.get("ablations") or {}).items()},
                     graph=data.get("graph"), saved=float(data.get("saved", 0.0)),
                     upstream=str(data.get("upstream", "all")),
-                    auto_verify_k=int(data.get("auto_verify_k", AUTO_VERIFY_K)))
+                    auto_verify_k=int(data.get("auto_verify_k", AUTO_VERIFY_K)),
+                    dense_threshold=float(data.get("dense_threshold", DENSE_THRESHOLD)))
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # e.g. a list where an object belongs
             raise SessionError(f"{source} is damaged: bad or missing field ({err})") from None
         if s.upstream not in UPSTREAM_MODES:
             raise SessionError(f"{source} is damaged: unknown upstream mode {s.upstream!r} (use "
                                f"{' or '.join(UPSTREAM_MODES)})")
+        if not 0 <= s.dense_threshold <= 1:  # NaN fails too
+            raise SessionError(f"{source} is damaged: dense_threshold must be a share from 0 to 1, got "
+                               f"{s.dense_threshold}")
         if s.auto_verify_k < 0:
             raise SessionError(f"{source} is damaged: auto_verify_k must be >= 0, got {s.auto_verify_k}")
         if s.target is not None and not isinstance(s.target, dict):

@@ -30,7 +30,7 @@ from . import format as fmt
 from ..core import paths
 from ..core.errors import TracerError
 from ..core.validation import expand_path
-from ..core.defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
+from ..core.defaults import AUTO_VERIFY_K, DENSE_THRESHOLD, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
@@ -99,6 +99,7 @@ class TracerApp(EngineJobs, App):
         self.contrast_settings = ContrastSettings()
         self.look_for: str | None = None  # a latent (SITE:LATENT) to point at after the next trace
         self.auto_verify_k = AUTO_VERIFY_K  # rows of each new level ablated for real (0: off); saved in the session
+        self.dense_threshold = DENSE_THRESHOLD  # latents firing on more than this share of tokens are marked dense
         self.verify_seq: dict[str, int] = {}  # level -> its newest verify request (older results are dropped)
         self.verify_workers: dict[str, Worker] = {}  # level -> its running verify job
         self._load_factory = tracer_factory
@@ -416,7 +417,7 @@ class TracerApp(EngineJobs, App):
         key = str(row.node.id)
         details = self.ex.details.get(key)
         pane.show(render_node(row.node, row.parent, details, self.ex.ablations.get(key),
-                              self.ex.verify_pair(row.parent, key)))
+                              self.ex.verify_pair(row.parent, key), self.dense_threshold))
         if details is None:
             self.details_job(self.trace_gen, self.live_trace, row.node.id)
 
@@ -656,6 +657,29 @@ class TracerApp(EngineJobs, App):
         self.push_screen(AskScreen("Rows of each new level to verify by real ablation (0 = off):",
                                    str(self.auto_verify_k), "10"), done)
 
+    def action_dense_threshold(self) -> None:
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                pct = float(text.strip().rstrip("%"))
+            except ValueError:
+                pct = float("nan")
+            if not 0 <= pct <= 100:  # NaN fails too
+                self.status.error(f"dense threshold must be a percentage of tokens from 0 to 100, got {text!r}")
+                return
+            self.set_dense_threshold(pct / 100)
+            self.status.info(f"latents firing on more than {pct:g}% of tokens are marked dense")
+            self.autosave()
+
+        self.push_screen(AskScreen("Mark latents dense above this share of tokens (%):",
+                                   f"{100 * self.dense_threshold:g}", "10"), done)
+
+    def set_dense_threshold(self, threshold: float) -> None:
+        self.dense_threshold = self.tree.dense_threshold = threshold
+        self.tree.refresh_rows()
+        self._show_details()
+
     def action_toggle_upstream(self) -> None:
         """Children from the nearest upstream level, or from every upstream site pooled (traces again)."""
         r = self.ex.request
@@ -842,6 +866,7 @@ class TracerApp(EngineJobs, App):
             return
         self.prompt_input.value = s.prompt
         self.auto_verify_k = s.auto_verify_k
+        self.set_dense_threshold(s.dense_threshold)
         t = s.target or {}
         self.request_trace(TraceRequest(s.prompt, position=t.get("position"), target_id=t.get("id"),
                                         metric=s.metric, foil=s.foil, upstream=s.upstream), session=s)
@@ -854,7 +879,7 @@ class TracerApp(EngineJobs, App):
         if ex.trace is None or live is None or tracer is None:
             return lambda: None
         expanded, ablations = [e.to_json() for e in ex.expanded], dict(ex.ablations)
-        t, auto_verify_k = ex.trace.target, self.auto_verify_k
+        t, auto_verify_k, dense_threshold = ex.trace.target, self.auto_verify_k, self.dense_threshold
 
         def build():
             from ..engine.graph import to_node_link
@@ -865,7 +890,7 @@ class TracerApp(EngineJobs, App):
                                     target={"token": t.token, "id": t.id, "position": t.position},
                                     metric=t.metric, foil=t.foil, expanded=expanded, ablations=ablations,
                                     graph=to_node_link(live.graph()), upstream=ex.request.upstream,
-                                    auto_verify_k=auto_verify_k)
+                                    auto_verify_k=auto_verify_k, dense_threshold=dense_threshold)
 
         return build
 
@@ -938,6 +963,8 @@ class TracerApp(EngineJobs, App):
         for k in KEYS:
             if k.scope == "app" and not k.palette:
                 yield SystemCommand(k.description, k.help, lambda a=k.action: self.run_action(a), discover=False)
+        yield SystemCommand("Dense threshold…", "mark latents dense above this share of tokens (default 10%)",
+                            self.action_dense_threshold)
         yield SystemCommand("Export graph as JSON", "node-link JSON of the explored graph",
                             lambda: self.action_export(".json"))
         yield SystemCommand("Export graph as GraphML", "GraphML of the explored graph",

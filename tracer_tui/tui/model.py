@@ -60,9 +60,9 @@ class NodeRec:
     def kind(self) -> str:
         return "error" if self.id.is_error else "latent"
 
-    @property
-    def dense(self) -> bool:
-        return self.density is not None and self.density > DENSE_THRESHOLD
+    def is_dense(self, threshold: float = DENSE_THRESHOLD) -> bool:
+        """Fires on more than ``threshold`` of tokens (the user's setting; unknown density is never dense)."""
+        return self.density is not None and self.density > threshold
 
     @classmethod
     def of(cls, node, density: float | None = None) -> NodeRec:

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from .. import format as fmt
 from ..model import sign_differs
+from ...core.defaults import DENSE_THRESHOLD
 
 
 def node_details(trace, node_id) -> Mapping:
@@ -33,7 +34,8 @@ def node_details(trace, node_id) -> Mapping:
     })
 
 
-def render_node(node, parent: str, details: Mapping | None, scale: float | None, pair=None) -> Group:
+def render_node(node, parent: str, details: Mapping | None, scale: float | None, pair=None,
+                dense_threshold: float = DENSE_THRESHOLD) -> Group:
     parts: list = []
     title = Text.assemble((fmt.node_name(node.id), "bold"), " ", fmt.token(node.token))
     parts.append(title)
@@ -45,7 +47,8 @@ def render_node(node, parent: str, details: Mapping | None, scale: float | None,
     rows = [("attribution", f"{fmt.signed(node.attribution)} to {'target' if parent == 'target' else parent}"),
             ("activation", fmt.num(node.activation))]
     if not node.id.is_error:
-        rows.append(("density", fmt.density(node.density) + (" (dense: likely not one concept)" if node.dense else "")))
+        dense = " (dense: likely not one concept)" if node.is_dense(dense_threshold) else ""
+        rows.append(("density", fmt.density(node.density) + dense))
     if details is not None and parent != "target":
         rows.append(("to target", fmt.signed(details["root_attribution"])))
     if scale is not None:

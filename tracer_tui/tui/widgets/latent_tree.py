@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode, UnknownNodeID
 
+from ...core.defaults import DENSE_THRESHOLD
 from ...core.nodes import TARGET
 from .. import format as fmt
 from ..bindings import bindings
@@ -59,6 +60,7 @@ class LatentTree(Tree[Row]):
         self.auto_expand = False
         self.guide_depth = 3
         self.ex = exploration  # model.Exploration: replaced (never changed) by the app through show_state
+        self.dense_threshold = DENSE_THRESHOLD  # the app sets the user's setting
         self.colours = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff",
                         "sign-flip": "#d7af00"}
         self._largest: dict[tuple[str, int], float] = {}  # (level, rows loaded) -> largest |attribution|
@@ -390,7 +392,7 @@ class LatentTree(Tree[Row]):
             text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
         text.append(" " + fmt.pct(share) + " ")
         text.append(fmt.node_name(node.id), "bold" if scale is None else Style(bold=True, strike=True))
-        if node.dense:
+        if node.is_dense(self.dense_threshold):
             text.append(" dense", Style(color=self.colours["sign-flip"], italic=True))
         text.append(" " + fmt.token(node.token))
         if activation:
