@@ -109,8 +109,10 @@ LOAD_ERRORS = [
     ("dtype unsupported", dict(device="cpu", dtype="float16"), "load failed: dtype float16 is not supported on the "
      "CPU"),
     ("SAE width mismatch", dict(saes=["{narrow}"]), "load failed: SAE '{narrow}' expects d_in=8"),
+    # The SAEs' configs are read before the model's weights, so the missing SAE is what the line names first.
     ("no network and an empty HF cache", dict(model="gpt2", saes=["gpt2-small-res-jb/blocks.3.hook_resid_pre"]),
-     "load failed: could not load model 'gpt2': it is not in the Hugging Face cache"),
+     "load failed: could not load SAE gpt2-small-res-jb/blocks.3.hook_resid_pre: it is not in the Hugging Face "
+     "cache"),
 ]
 
 

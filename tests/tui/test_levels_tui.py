@@ -325,7 +325,8 @@ async def test_demo_eiffel_at_80x24_shows_estimated_and_actual(demo):
         shown = {key: text for kind, key, text in app.tree.shown() if kind == "node"}
         for n in app.ex.trace.nodes:
             fires = demo.site_by_name[n.id.site].density(n.id.latent) if not n.id.is_error else None
-            assert (" dense" in shown[str(n.id)]) == (fires is not None and fires > 0.30), (n.id, fires)
+            tagged = f"{fmt.node_name(n.id)} dense" in shown[str(n.id)]  # the tag, not a label saying "dense"
+            assert tagged == (fires is not None and fires > 0.30), (n.id, fires)
 
 
 def test_session_upstream_field():
