@@ -16,7 +16,7 @@ def test_snapshot_is_frozen_and_matches_the_trace(tiny_tracer):
     trace = tiny_tracer.trace(PROMPT)
     snap = model.snapshot(trace)
     assert [str(n.id) for n in snap.nodes] == [str(n.id) for n in trace.nodes]
-    assert snap.target == model.TargetRec.of(trace.target) and snap.tokens == tuple(trace.tokens)
+    assert snap.target == trace.target and snap.tokens == tuple(trace.tokens)
     assert [p.id for p in snap.predictions] == [p.id for p in trace.top_predictions]
     assert snap.upstream == {str(n.id) for n in trace.nodes if trace.has_upstream(n.id)}
     with pytest.raises(TypeError):

@@ -1,9 +1,10 @@
-"""Node identities and the plain records the engine returns. No torch here: the UI and CLI use these freely."""
+"""Node identities and the plain, immutable records the engine returns. No torch here: the UI and CLI use these
+freely, and the TUI keeps them as they are in its snapshots (frozen: nothing can change under a widget)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import TracerError
 
@@ -98,7 +99,7 @@ def site_order_key(site: str, n_layers: int) -> tuple[int, int]:
     return (layer, len(_BLOCK_ORDER))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Node:
     """One attributed node: a latent or an error node, ranked under a parent ("target" or a node id)."""
 
@@ -138,7 +139,7 @@ class Intervention:
     scale: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prediction:
     token: str
     id: int
@@ -148,7 +149,7 @@ class Prediction:
         return {"token": self.token, "id": self.id, "prob": self.prob}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Target:
     token: str
     id: int
@@ -170,14 +171,14 @@ class Target:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class AblationResult:
-    interventions: list[Intervention]
+    interventions: tuple[Intervention, ...]
     value: float
     prob: float
     delta: float
     estimated_delta: float
-    top_predictions: list[Prediction] = field(default_factory=list)
+    top_predictions: tuple[Prediction, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -191,23 +192,37 @@ class AblationResult:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class VerifyPair:
     id: NodeId
     estimated: float
     actual: float
 
+    @property
+    def sign_differs(self) -> bool:
+        """The real effect goes the other way than the estimate."""
+        return _sign(self.estimated) != _sign(self.actual)
 
-@dataclass
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     parent: str
-    pairs: list[VerifyPair]
+    pairs: tuple[VerifyPair, ...]
     spearman: float | None
     sign_agreement: float | None = None  # share of pairs whose estimated and actual Δ have the same sign
 
     @property
     def k(self) -> int:
         return len(self.pairs)
+
+    @property
+    def agreeing(self) -> int:
+        """How many pairs have the estimate's sign."""
+        return sum(not p.sign_differs for p in self.pairs)
 
     def actual_of(self, node) -> float | None:
         key = str(node)

@@ -234,7 +234,7 @@ class Trace:
         probs = logits.float().softmax(-1)[0]
         # fsum is exactly rounded, so the estimate does not depend on the order the ablations were given in.
         estimated = 0.0 - math.fsum((1.0 - iv.scale) * self.root_attribution(iv.node) for iv in ivs)
-        return AblationResult(interventions=ivs, value=value, prob=float(probs[self.spec.id]),
+        return AblationResult(interventions=tuple(ivs), value=value, prob=float(probs[self.spec.id]),
                               delta=value - self.clean_value, estimated_delta=estimated,
                               top_predictions=_predictions(self.tracer.adapter, probs))
 
@@ -268,13 +268,13 @@ class Trace:
                                                    probe=probe)
             values += (metric_from_logits(logits, self.spec) if probe is None else probed).tolist()
         check_cancel(should_cancel)
-        pairs = [VerifyPair(c.id, -c.attribution, float(v) - clean_value) for c, v in zip(children, values)]
+        pairs = tuple(VerifyPair(c.id, -c.attribution, float(v) - clean_value) for c, v in zip(children, values))
         rho = None
         if len(pairs) >= 2:
             r = spearmanr([p.estimated for p in pairs], [p.actual for p in pairs]).statistic
             rho = None if r != r else float(r)  # NaN when either side is constant
-        result = VerifyResult(parent=parent, pairs=pairs, spearman=rho,
-                              sign_agreement=sign_agreement([p.estimated for p in pairs], [p.actual for p in pairs]))
+        agreement = sum(not p.sign_differs for p in pairs) / len(pairs) if pairs else None
+        result = VerifyResult(parent=parent, pairs=pairs, spearman=rho, sign_agreement=agreement)
         with self._lock:
             self.verified[parent] = result
         return result
@@ -362,20 +362,12 @@ class Trace:
         return build_graph(self)
 
 
-def sign_agreement(estimated, actual) -> float | None:
-    """Share of pairs whose estimated and actual Δ have the same sign (both zero counts as agreeing)."""
-    if not estimated:
-        return None
-    return sum(_sign(e) == _sign(a) for e, a in zip(estimated, actual)) / len(estimated)
 
 
-def _sign(x: float) -> int:
-    return (x > 0) - (x < 0)
-
-
-def _predictions(adapter, probs, n: int = 10) -> list[Prediction]:
+def _predictions(adapter, probs, n: int = 10) -> tuple[Prediction, ...]:
     top = probs.topk(min(n, probs.shape[-1]))
-    return [Prediction(adapter.decode_token(i), int(i), float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+    return tuple(Prediction(adapter.decode_token(i), int(i), float(p))
+                 for p, i in zip(top.values.tolist(), top.indices.tolist()))
 
 
 def _interventions(trace: Trace, spec) -> list[Intervention]:

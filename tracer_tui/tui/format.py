@@ -84,7 +84,7 @@ def rho(r: float | None) -> str:
 
 
 def verify_summary(v) -> str:
-    """'ρ +0.90 signs 9/10': Spearman ρ of estimated vs actual Δ and how many signs agree (a model.VerifyRec)."""
+    """'ρ +0.90 signs 9/10': Spearman ρ of estimated vs actual Δ and how many signs agree (a core.nodes.VerifyResult)."""
     return f"ρ {rho(v.spearman)} signs {v.agreeing}/{v.k}"
 
 

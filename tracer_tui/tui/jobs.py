@@ -63,7 +63,7 @@ def replay(trace, expanded, ablations: dict[str, float], top_k: int, cancelled):
             return None
         if e.offset > 0:
             trace.more(e.node, top_k=top_k, offset=e.offset)
-    return model.AblationRec.of(trace.ablate(dict(ablations))) if ablations else None
+    return trace.ablate(dict(ablations)) if ablations else None
 
 
 class EngineJobs:
@@ -138,7 +138,7 @@ class EngineJobs:
     @work(thread=True, exclusive=True, group="ablate", exit_on_error=False)
     def ablate_job(self, gen: int, ablate_gen: int, trace, ablations: dict[str, float]) -> None:
         cancelled = self._cancel_check(lambda: ablate_gen == self.ablate_gen and gen == self.trace_gen)
-        self._run(cancelled, lambda: model.AblationRec.of(trace.ablate(ablations)),
+        self._run(cancelled, lambda: trace.ablate(ablations),
                   lambda result, _s: Ablated(gen, ablate_gen, result),
                   lambda why: AblateFailed(gen, why, ablate_gen))
 
@@ -155,7 +155,7 @@ class EngineJobs:
             if more > 0:
                 offset = len(trace.children.get(parent, []))
                 loaded = model.page(trace, parent, offset, trace.more(parent, top_k=more, offset=offset))
-            return model.VerifyRec.of(trace.verify(k=k, parent=parent, should_cancel=cancelled)), loaded
+            return trace.verify(k=k, parent=parent, should_cancel=cancelled), loaded
 
         self._run(cancelled, call, lambda r, _s: Verified(gen, r[0], seq, auto, r[1]),
                   lambda why: VerifyFailed(gen, why, parent, seq))

@@ -54,13 +54,13 @@ class Expanded(Message):
 class Ablated(Message):
     gen: int
     ablate_gen: int
-    result: Any  # model.AblationRec
+    result: Any  # core.nodes.AblationResult (immutable)
 
 
 @dataclass
 class Verified(Message):
     gen: int
-    result: Any  # model.VerifyRec
+    result: Any  # core.nodes.VerifyResult (immutable)
     seq: int = 0  # the level's verify request (app.verify_seq): an older or cancelled one is dropped
     auto: bool = False  # started by the level appearing (not by v)
     page: Any = None  # model.Page of rows v loaded to verify more of the level, or None

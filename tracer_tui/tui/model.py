@@ -8,13 +8,13 @@ trace on screen, the ablations and their result, verify results and the expansio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 from collections.abc import Mapping
 
 from ..core.defaults import DEFAULT_METRIC, DEFAULT_UPSTREAM, DENSE_THRESHOLD
-from ..core.nodes import TARGET, NodeId
+from ..core.nodes import TARGET, AblationResult, Node, Prediction, Target, VerifyResult
 
 EMPTY: Mapping = MappingProxyType({})
 
@@ -44,111 +44,22 @@ class TraceRequest:
         return f"{what} at {where}, {self.metric}{extra}, upstream {self.upstream}"
 
 
-# ---- immutable records (copies of the engine's mutable dataclasses) -----------------------------------------
+# ---- records: the engine's own (immutable), plus what the screen needs beside them --------------------------
 @dataclass(frozen=True)
-class NodeRec:
-    id: NodeId
-    parent: str
-    layer: int
-    token: str
-    activation: float
-    attribution: float
-    label: str | None = None
-    density: float | None = None  # share of tokens the latent fires on (None: unknown, or an error node)
+class NodeRec(Node):
+    """An engine Node with its latent's firing density (share of tokens; None: unknown, or an error node)."""
 
-    @property
-    def kind(self) -> str:
-        return "error" if self.id.is_error else "latent"
+    density: float | None = None
 
     def is_dense(self, threshold: float = DENSE_THRESHOLD) -> bool:
         """Fires on more than ``threshold`` of tokens (the user's setting; unknown density is never dense)."""
         return self.density is not None and self.density > threshold
 
     @classmethod
-    def of(cls, node, density: float | None = None) -> NodeRec:
+    def of(cls, node: Node, density: float | None = None) -> NodeRec:
         if isinstance(node, NodeRec):
             return node
-        return cls(node.id, node.parent, node.layer, node.token, node.activation, node.attribution, node.label,
-                   density)
-
-
-@dataclass(frozen=True)
-class TargetRec:
-    token: str
-    id: int
-    position: int
-    metric: str
-    value: float
-    prob: float
-    foil: str | None = None
-    foil_id: int | None = None
-
-    @classmethod
-    def of(cls, t) -> TargetRec:
-        return cls(t.token, t.id, t.position, t.metric, t.value, t.prob, t.foil, t.foil_id)
-
-
-@dataclass(frozen=True)
-class PredictionRec:
-    token: str
-    id: int
-    prob: float
-
-
-def predictions(preds) -> tuple[PredictionRec, ...]:
-    return tuple(PredictionRec(p.token, p.id, p.prob) for p in preds)
-
-
-@dataclass(frozen=True)
-class AblationRec:
-    interventions: tuple  # engine Interventions (frozen)
-    value: float
-    prob: float
-    delta: float
-    estimated_delta: float
-    top_predictions: tuple[PredictionRec, ...] = ()
-
-    @classmethod
-    def of(cls, r) -> AblationRec:
-        return cls(tuple(r.interventions), r.value, r.prob, r.delta, r.estimated_delta,
-                   predictions(r.top_predictions))
-
-
-@dataclass(frozen=True)
-class VerifyPairRec:
-    id: NodeId
-    estimated: float
-    actual: float
-
-
-@dataclass(frozen=True)
-class VerifyRec:
-    parent: str
-    pairs: tuple[VerifyPairRec, ...]
-    spearman: float | None
-    sign_agreement: float | None = None  # share of pairs whose estimated and actual Δ have the same sign
-
-    @property
-    def k(self) -> int:
-        return len(self.pairs)
-
-    @property
-    def agreeing(self) -> int:
-        return sum(_sign(p.estimated) == _sign(p.actual) for p in self.pairs)
-
-    @classmethod
-    def of(cls, r) -> VerifyRec:
-        return cls(r.parent, tuple(VerifyPairRec(p.id, p.estimated, p.actual) for p in r.pairs), r.spearman,
-                   getattr(r, "sign_agreement", None))
-
-
-def _sign(x: float) -> int:
-    return (x > 0) - (x < 0)
-
-
-def sign_differs(pair) -> bool:
-    """The real effect goes the other way than the estimate (the engine's sign agreement, per pair)."""
-    return _sign(pair.estimated) != _sign(pair.actual)
+        return cls(**{f.name: getattr(node, f.name) for f in fields(Node)}, density=density)
 
 
 @dataclass(frozen=True)
@@ -166,9 +77,9 @@ class Expansion:
 class TraceSnapshot:
     """The trace as the screen shows it: never changes; an expansion makes a new one (``with_page``)."""
 
-    target: TargetRec
+    target: Target
     tokens: tuple[str, ...]
-    predictions: tuple[PredictionRec, ...]
+    predictions: tuple[Prediction, ...]
     children: Mapping[str, tuple[NodeRec, ...]]  # parent key -> loaded children, best first
     totals: Mapping[str, int]  # parent -> number of eligible nodes ("… N more")
     abs_totals: Mapping[str, float]  # parent -> sum of |attribution| over them (shares)
@@ -230,8 +141,8 @@ def snapshot(trace) -> TraceSnapshot:
     """Freeze a live engine Trace (run it under the engine lock: workers mutate the trace)."""
     children = {k: tuple(record(trace, n) for n in v) for k, v in trace.children.items()}
     upstream = frozenset().union(*(_upstream(trace, v) for v in children.values()))
-    return TraceSnapshot(target=TargetRec.of(trace.target), tokens=tuple(trace.tokens),
-                         predictions=predictions(trace.top_predictions), children=MappingProxyType(children),
+    return TraceSnapshot(target=trace.target, tokens=tuple(trace.tokens),
+                         predictions=tuple(trace.top_predictions), children=MappingProxyType(children),
                          totals=frozen_map(trace.totals), abs_totals=frozen_map(trace.abs_totals), upstream=upstream)
 
 
@@ -243,8 +154,8 @@ class Exploration:
     request: TraceRequest = field(default_factory=lambda: TraceRequest(""))
     trace: TraceSnapshot | None = None
     ablations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # node id -> scale, shared by every occurrence
-    ablation: AblationRec | None = None  # result for the current ablations, or None
-    verify: Mapping[str, VerifyRec] = field(default_factory=lambda: EMPTY)  # parent key -> result
+    ablation: AblationResult | None = None  # result for the current ablations, or None
+    verify: Mapping[str, VerifyResult] = field(default_factory=lambda: EMPTY)  # parent key -> result
     expanded: tuple[Expansion, ...] = ()  # pages in the order they were loaded
     details: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # node id -> details pane data (read-only mappings)
     verifying: frozenset[str] = frozenset()  # levels (parent keys) whose verify job is running

@@ -12,7 +12,6 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from .. import format as fmt
-from ..model import sign_differs
 from ...core.defaults import DENSE_THRESHOLD
 
 
@@ -54,7 +53,7 @@ def render_node(node, parent: str, details: Mapping | None, scale: float | None,
     if scale is not None:
         rows.append(("ablated", "zero" if scale == 0 else f"scaled {fmt.scale(scale)}"))
     if pair is not None:
-        flip = " ≠ other sign" if sign_differs(pair) else ""
+        flip = " ≠ other sign" if pair.sign_differs else ""
         rows.append(("verify", f"est Δ {fmt.signed(pair.estimated)} actual Δ {fmt.signed(pair.actual)}{flip}"))
     for k, v in rows:
         parts.append(Text.assemble((f"{k:<12}", "dim"), v))

@@ -20,7 +20,6 @@ from ...core.defaults import DENSE_THRESHOLD
 from ...core.nodes import TARGET
 from .. import format as fmt
 from ..bindings import bindings
-from ..model import sign_differs
 
 
 
@@ -384,7 +383,7 @@ class LatentTree(Tree[Row]):
             else:
                 act = self.colours["attr-positive" if pair.actual <= 0 else "attr-negative"]
                 text.append(f" {fmt.signed(pair.actual):>7}", Style(color=act))
-                flip = sign_differs(pair)
+                flip = pair.sign_differs
                 text.append("≠" if flip else " ", Style(color=self.colours["sign-flip"], bold=True))
         else:
             text.append(fmt.signed(node.attribution), sign_style)

@@ -29,7 +29,7 @@ class PredictionsPane(Vertical):
 
     def show(self, metric: str, foil: str | None, position: int | None, predictions, target_id: int | None,
              ablated: bool = False) -> None:
-        """Draw from records (``model.PredictionRec``); ``foil``: logit-diff's subtracted token."""
+        """Draw from records (``core.nodes.Prediction``); ``foil``: logit-diff's subtracted token."""
         head = Text.assemble(("metric ", "dim"), (metric, "bold"))
         if metric == "logit-diff" and foil is not None:
             head.append(f" vs {fmt.token(foil)}")
