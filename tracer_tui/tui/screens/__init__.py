@@ -1,1 +1,2 @@
-"""Modal screens: help, small input dialogs, pickers."""
+"""Screens pushed over the main one: help, small input dialogs (answer once, whatever keys queue up), pickers, and
+the contrast screen (sample, label, rank by Δ-attribution, steer)."""
