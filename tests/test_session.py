@@ -51,9 +51,15 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
     ('{"format": "tracer-tui-session", "version": 99}', "version 99"),
     ('{"format": "tracer-tui-session", "version": 1, "model": "m"}', "damaged"),
     ('{"format": "tracer-tui-session", "version": 1, "model": "m", "saes": [], "prompt": "p", "ablations": [1]}',
-     "damaged: bad or missing field"),
+     "damaged: field 'ablations' must be an object of node id -> scale, got list [1]"),
+    ('{"format": "tracer-tui-session", "version": 1, "model": "m", "saes": "abc", "prompt": "p"}',
+     "damaged: field 'saes' must be a list of strings, got string 'abc'"),
+    ('{"format": "tracer-tui-session", "version": 1, "model": "m", "saes": [], "prompt": "p", '
+     '"expanded": [{"node": "target", "offset": 1e999}]}', "damaged: field 'expanded[0].offset' must be an integer"),
+    ('{"format": "tracer-tui-session", "version": 1, "model": "m", "saes": [], "prompt": "p", "metric": "nope"}',
+     "damaged: field 'metric' must be one of logprob"),
     ('{"format": "tracer-tui-session", "version": 1, "model": "m", "saes": [], "prompt": "p", "ablations": '
-     '{"a": NaN}}', "ablation scale of a is not a finite number"),
+     '{"a": NaN}}', "must map node ids to finite numbers (the scale of a is not one)"),
     ("[" * 100000, "corrupt or truncated"),
 ])
 def test_damaged_sessions_are_refused_clearly(tmp_path, text, words):

@@ -194,7 +194,7 @@ async def test_broken_sample_prompt_file(bundle_dir, tiny_tracer, tmp_path, monk
 
 
 SESSIONS = [
-    ("wrong field types", {"ablations": [1, 2]}, "is damaged: bad or missing field"),
+    ("wrong field types", {"ablations": [1, 2]}, "is damaged: field 'ablations' must be an object"),
     ("unknown node in the ablations", {"ablations": {"blocks.9.hook_resid_pre:1@2": 0.0}},
      "resume failed: unknown node 'blocks.9.hook_resid_pre:1@2': no SAE on site"),
     ("position out of range", {"target": {"token": " x", "id": 5, "position": 999}},

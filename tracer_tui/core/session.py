@@ -17,8 +17,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, UPSTREAM_MODES
+from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, METRICS, UPSTREAM_MODES
 from .paths import sessions_dir
+from .validation import Field, FileFormatError, check, list_of, optional, text
 
 FORMAT = "tracer-tui-session"
 VERSION = 1
@@ -59,32 +60,20 @@ class Session:
             raise SessionError(f"{source} has session version {data.get('version')!r}; this tracer-tui reads "
                                f"version {VERSION}")
         try:
-            s = cls(model=str(data["model"]), saes=[str(x) for x in data["saes"]], prompt=str(data["prompt"]),
-                    target=data.get("target"), metric=str(data.get("metric", "logprob")),
-                    foil=data.get("foil", data.get("contrast")),
-                    expanded=[{"node": str(e["node"]), "offset": int(e.get("offset", 0))}
-                              for e in data.get("expanded", [])],
-                    ablations={str(k): float(v) for k, v in (data.get("ablations") or {}).items()},
-                    graph=data.get("graph"), saved=float(data.get("saved", 0.0)),
-                    upstream=str(data.get("upstream", "all")),
-                    auto_verify_k=int(data.get("auto_verify_k", AUTO_VERIFY_K)),
-                    dense_threshold=float(data.get("dense_threshold", DENSE_THRESHOLD)))
-        except (KeyError, TypeError, ValueError, AttributeError) as err:  # e.g. a list where an object belongs
-            raise SessionError(f"{source} is damaged: bad or missing field ({err})") from None
-        if s.upstream not in UPSTREAM_MODES:
-            raise SessionError(f"{source} is damaged: unknown upstream mode {s.upstream!r} (use "
-                               f"{' or '.join(UPSTREAM_MODES)})")
-        if not 0 <= s.dense_threshold <= 1:  # NaN fails too
-            raise SessionError(f"{source} is damaged: dense_threshold must be a share from 0 to 1, got "
-                               f"{s.dense_threshold}")
-        if s.auto_verify_k < 0:
-            raise SessionError(f"{source} is damaged: auto_verify_k must be >= 0, got {s.auto_verify_k}")
-        if s.target is not None and not isinstance(s.target, dict):
-            raise SessionError(f"{source} is damaged: 'target' must be an object")
-        bad = [k for k, v in s.ablations.items() if not math.isfinite(v)]
-        if bad:
-            raise SessionError(f"{source} is damaged: ablation scale of {bad[0]} is not a finite number")
-        return s
+            damaged = f"{source} is damaged"
+            check(data, _SCHEMA, None, damaged)
+            check(data.get("target") or {}, _TARGET, None, damaged, prefix="target.")
+            for i, entry in enumerate(data.get("expanded", [])):
+                check(entry, _EXPANDED, None, damaged, prefix=f"expanded[{i}].")
+        except FileFormatError as err:  # names the field and what was expected; nothing is coerced
+            raise SessionError(str(err)) from None
+        return cls(model=data["model"], saes=list(data["saes"]), prompt=data["prompt"], target=data.get("target"),
+                   metric=data.get("metric", "logprob"), foil=data.get("foil", data.get("contrast")),
+                   expanded=[{"node": e["node"], "offset": e.get("offset", 0)} for e in data.get("expanded", [])],
+                   ablations={k: float(v) for k, v in (data.get("ablations") or {}).items()},
+                   graph=data.get("graph"), saved=float(data.get("saved", 0.0)),
+                   upstream=data.get("upstream", "all"), auto_verify_k=data.get("auto_verify_k", AUTO_VERIFY_K),
+                   dense_threshold=float(data.get("dense_threshold", DENSE_THRESHOLD)))
 
     def check_model(self, model: str, saes: list[str], source: str = "session") -> None:
         """Refuse to replay a session on another model or other SAEs."""
@@ -92,6 +81,32 @@ class Session:
             raise SessionError(f"{source} was saved with model {self.model!r} and {len(self.saes)} SAE(s); "
                                f"the loaded model is {model!r}: start with --model {self.model} to resume it "
                                "(the file is kept unchanged)")
+
+
+def _one_of(choices):
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+
+
+def _scales(ablations: dict) -> str | None:
+    bad = next((k for k, v in ablations.items() if isinstance(v, bool) or not isinstance(v, (int, float))
+                or not math.isfinite(v)), None)
+    return None if bad is None else f"must map node ids to finite numbers (the scale of {bad} is not one)"
+
+
+# What a session file holds; every field is checked, none is coerced (a wrong type is a damaged session).
+_SCHEMA = {
+    "model": text(), "saes": list_of(str, required=True), "prompt": Field((str,), True), "target": optional((dict,)),
+    "metric": Field((str,), False, _one_of(METRICS)), "foil": optional((str,)), "contrast": optional((str,)),
+    "expanded": list_of(dict), "ablations": Field((dict,), False, _scales, "an object of node id -> scale"),
+    "graph": optional((dict,)), "saved": Field((float,)),
+    "upstream": Field((str,), False, _one_of(UPSTREAM_MODES)),
+    "auto_verify_k": Field((int,), False, lambda v: None if v >= 0 else "must be >= 0 (0 = off)"),
+    "dense_threshold": Field((float,), False, lambda v: None if 0 <= v <= 1 else "must be a share from 0 to 1"),
+}
+_TARGET = {"token": optional((str,)), "id": optional((int,)),
+           "position": Field((int, type(None)), False, lambda v: None if v is None or v >= 0 else "must be >= 0")}
+_EXPANDED = {"node": Field((str,), True),
+             "offset": Field((int,), False, lambda v: None if v >= 0 else "must be >= 0")}
 
 
 def atomic_write(path: Path, text: str) -> None:
