@@ -9,6 +9,9 @@ def add_load_options(p) -> None:
                    "directory; default: the bundled demo model")
     g.add_argument("--sae", metavar="SPEC", action="append", default=[],
                    help="RELEASE/SAE_ID, RELEASE (all its SAEs), or an SAE directory; repeatable")
+    g.add_argument("--labels", metavar="FILE", action="append", default=[],
+                   help="Neuronpedia explanation export (JSON) whose descriptions label the latents of the loaded "
+                   "SAE with the same Neuronpedia id (modelId/layer); repeatable")
     g.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     g.add_argument("--dtype", default="float32", help="float32 (default), float64, bfloat16, float16 (GPU)")
 
@@ -20,7 +23,8 @@ def load_tracer(args, progress=None):
 
     from ..engine.tracer import Tracer
 
-    tracer = Tracer.load(model=args.model, saes=args.sae, device=args.device, dtype=args.dtype, progress=progress)
+    tracer = Tracer.load(model=args.model, saes=args.sae, device=args.device, dtype=args.dtype, progress=progress,
+                         labels=getattr(args, "labels", None) or ())
     for line in tracer.warnings:
         print(f"tracer-tui: warning: {line}", file=sys.stderr)
     return tracer

@@ -28,11 +28,19 @@ class Tracer:
         self.warnings: list[str] = [w for s in self.saes for w in model_warnings(s, adapter.cfg.model_name)]
 
     @classmethod
-    def load(cls, model: str | None = None, saes=(), device: str = "auto", dtype: str = "float32", progress=None):
-        """Load by TransformerLens name or bundle dir, SAEs by RELEASE[/ID] or directory. None: the demo."""
-        from .loading import load_all
+    def load(cls, model: str | None = None, saes=(), device: str = "auto", dtype: str = "float32", progress=None,
+             labels=()):
+        """Load by TransformerLens name or bundle dir, SAEs by RELEASE[/ID] or directory. None: the demo.
 
-        return cls(*load_all(model, saes, device=device, dtype=dtype, progress=progress))
+        ``labels``: Neuronpedia explanation exports (files), applied to the SAEs with a matching neuronpedia_id.
+        """
+        from .loading import load_all
+        from .neuronpedia import apply_exports, read_exports
+
+        exports = read_exports(labels)  # a malformed file fails before the model loads
+        tracer = cls(*load_all(model, saes, device=device, dtype=dtype, progress=progress))
+        tracer.warnings.extend(apply_exports(exports, tracer.saes))
+        return tracer
 
     @classmethod
     def from_models(cls, model, saes, source: str = "in-memory"):
@@ -54,6 +62,15 @@ class Tracer:
             "saes": [{"site": s.site, "d_sae": s.d_sae, "d_in": s.d_in, "source": s.source,
                       "neuronpedia": s.neuronpedia_id, "labels": len(s.labels)} for s in self.saes],
         }
+
+    def fetch_labels(self, node_ids, timeout: float | None = None) -> dict[str, str]:
+        """Neuronpedia labels for the latents among ``node_ids`` that have none yet (SAEs with a neuronpedia_id
+        only): {node id: label}, also stored in the SAEs' labels. Each latent is asked once, cached on disk
+        (data_dir()/neuronpedia); nothing is fetched while offline (HF_HUB_OFFLINE)."""
+        from . import neuronpedia
+
+        return neuronpedia.fetch_labels(self.saes, node_ids,
+                                        neuronpedia.TIMEOUT_S if timeout is None else timeout)
 
     def tokenize(self, prompt: str | list[int]) -> list[str]:
         check_prompt(prompt)

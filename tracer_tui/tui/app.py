@@ -64,7 +64,7 @@ def default_factory(options: Options):
         from ..engine.tracer import Tracer
 
         return Tracer.load(model=options.model, saes=options.saes, device=options.device, dtype=options.dtype,
-                           progress=progress)
+                           progress=progress, labels=options.labels)
 
     return load
 

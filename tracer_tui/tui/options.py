@@ -11,6 +11,7 @@ class Options:
     saes: list[str] = field(default_factory=list)
     device: str = "auto"
     dtype: str = "float32"
+    labels: list[str] = field(default_factory=list)  # Neuronpedia explanation exports (--labels)
     prompt: str | None = None
     theme: str | None = None
     no_mouse: bool = False
@@ -22,5 +23,5 @@ class Options:
     @classmethod
     def from_args(cls, args) -> Options:
         return cls(model=args.model, saes=list(args.sae or []), device=args.device, dtype=args.dtype,
-                   prompt=args.prompt, theme=args.theme, no_mouse=bool(args.no_mouse), resume=args.resume,
-                   timing=bool(getattr(args, "timing", False)))
+                   labels=list(getattr(args, "labels", None) or []), prompt=args.prompt, theme=args.theme,
+                   no_mouse=bool(args.no_mouse), resume=args.resume, timing=bool(getattr(args, "timing", False)))
