@@ -34,15 +34,15 @@ def run(args) -> int:
     from ..core.defaults import check_steering
     from ..engine.steering import steer
 
-    from ..core.defaults import MAX_SAMPLES, check_multiplier, check_sampling_bounds
+    from ..core.defaults import MAX_SAMPLES, check_alpha, check_sampling_bounds
     from ..core.errors import TracerError
     from ..engine.serialize import check_finite_output, dumps
     from .render import emit
 
     check_steering(args.samples, args.max_tokens, args.temperature, args.random, args.alpha, args.multiplier,
                    has_rule=args.rule is not None or args.keywords is not None)
-    check_multiplier(args.alpha, "alpha")  # alpha 0 or multiplier 0 would steer nothing: refused, not run
-    check_multiplier(args.multiplier, "multiplier")
+    check_alpha(args.alpha, "alpha", nonzero=True)  # alpha 0 or multiplier 0 would steer nothing: refused, not run
+    check_alpha(args.multiplier, "multiplier", nonzero=True)
     check_sampling_bounds(args.samples, args.max_tokens, args.temperature, args.seed)
     if args.samples * (args.random + 2) > MAX_SAMPLES:
         raise TracerError(f"steering would sample {args.samples} x ({args.random} random + 2) = "

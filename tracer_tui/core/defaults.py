@@ -66,17 +66,10 @@ def check_positions(positions) -> None:
         raise TracerError(f"unknown positions {positions!r}: use {', '.join(POSITIONS)}")
 
 
-def check_alpha(alpha) -> float | None:
-    """A steering strength (an absolute alpha or a multiplier): None, or a finite number."""
-    if alpha is None:
-        return None
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise TracerError(f"alpha must be a number, got {alpha!r}") from None
-    if not math.isfinite(a):
-        raise TracerError(f"alpha must be a finite number, got {alpha}")
-    return a
+def check_alpha(alpha, name: str = "alpha", nonzero: bool = False) -> float | None:
+    """A steering strength (an absolute alpha or a multiplier): None, or a finite number (not 0 with ``nonzero``:
+    the CLI refuses a strength that would steer nothing; the engine accepts 0 as the unsteered control)."""
+    return None if alpha is None else check_finite_range(name, alpha, nonzero=nonzero)
 
 
 def check_random(random) -> int:
@@ -88,7 +81,7 @@ def check_random(random) -> int:
 def check_steering(samples, max_tokens, temperature, random, alpha, multiplier, has_rule: bool) -> None:
     """Everything ``steer`` checks before it samples (the CLI calls it before loading a model)."""
     check_alpha(alpha)
-    check_alpha(multiplier)
+    check_alpha(multiplier, "multiplier")
     check_sampling(samples, max_tokens, temperature)
     check_random(random)
     if not has_rule:
@@ -162,14 +155,6 @@ def check_sampling_bounds(samples, max_tokens, temperature, seed, n_ctx: int | N
     check_int_range("max tokens", max_tokens, 1, n_ctx, "the model's context" if n_ctx else "")
     check_temperature(temperature)
     check_seed(seed)
-
-
-def check_multiplier(multiplier, name: str = "multiplier") -> float | None:
-    """A steering strength (alpha or multiplier): None, or finite and not 0 (0 would steer nothing). Its size is
-    not bounded here: a vector that overflows the dtype is the engine's clear error (it depends on the latent)."""
-    if multiplier is None:
-        return None
-    return check_finite_range(name, multiplier, nonzero=True)
 
 
 def check_device_name(name) -> None:
