@@ -208,7 +208,7 @@ async def test_strength_and_sizes_keys_change_what_steering_and_sampling_do(bund
                                    max_tokens=6, temperature=0.7)
         assert screen.steered.alpha == -1.5 and screen.steered.rate == direct.rate
 
-        for key, bad, start in (("a", "0", "strength must be"), ("c", "samples=0", "samples must be"),
+        for key, bad, start in (("a", "0", "strength must not be 0"), ("c", "samples=0", "samples must be"),
                                 ("c", "colour=red", "can't read")):
             before = app.contrast_settings
             await pilot.press(key)

@@ -108,7 +108,8 @@ MAX_SCALE = 1e6  # |ablation scale|: beyond it the activations overflow float32
 
 def check_int_range(name: str, value, low: int, high: int | None = None, why: str = "") -> int:
     """An integer in [low, high]; the message names the setting, the bound and (``why``) where it comes from."""
-    if value is None or isinstance(value, bool) or int(value) != value:
+    if (value is None or isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value))
+            or int(value) != value):
         raise TracerError(f"{name} must be a whole number, got {value!r}")
     value = int(value)
     if value < low or (high is not None and value > high):

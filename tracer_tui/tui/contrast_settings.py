@@ -6,11 +6,11 @@ activation (``4x``, ``-2x``) or an absolute α (``12.5``), the same two ways as 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from ..core.defaults import (DEFAULT_CONTRAST_TOP, DEFAULT_MAX_TOKENS, DEFAULT_MULTIPLIER, DEFAULT_SAMPLES,
-                             DEFAULT_SEED, DEFAULT_STEER_SAMPLES, DEFAULT_TEMPERATURE)
+                             DEFAULT_SEED, DEFAULT_STEER_SAMPLES, DEFAULT_TEMPERATURE, MAX_SAMPLES, MAX_TOP_K,
+                             check_alpha, check_int_range, check_seed, check_temperature)
 from ..core.errors import TracerError
 
 SCREEN_RANDOM = 3  # the contrast screen steers a small random band by default (the CLI's --random defaults to none)
@@ -32,14 +32,22 @@ class ContrastSettings:
     rule: str | None = None
 
 
-# Typed name -> (field, converter, lowest allowed value)
-SIZES = {"samples": ("samples", int, 1), "tokens": ("max_tokens", int, 1), "temperature": ("temperature", float, 0),
-         "seed": ("seed", int, 0), "top": ("top_k", int, 1), "steer": ("steer_samples", int, 1),
-         "random": ("random", int, 0)}
+def _count(name: str, low: int, high: int, why: str = ""):
+    return lambda v: check_int_range(name, v, low, high, why)
+
+
+# Typed name -> (field, check): the same checks and bounds as the CLI's flags (core.defaults).
+SIZES = {"samples": ("samples", _count("samples", 1, MAX_SAMPLES, "more would not fit in memory")),
+         "tokens": ("max_tokens", _count("tokens", 1, None)),  # the model's context is checked when sampling
+         "temperature": ("temperature", check_temperature),
+         "seed": ("seed", check_seed),
+         "top": ("top_k", _count("top", 1, MAX_TOP_K)),
+         "steer": ("steer_samples", _count("steer", 1, MAX_SAMPLES, "more would not fit in memory")),
+         "random": ("random", _count("random", 0, MAX_TOP_K))}
 
 
 def sizes_text(s: ContrastSettings) -> str:
-    return " ".join(f"{name}={getattr(s, f):g}" for name, (f, _, _) in SIZES.items())
+    return " ".join(f"{name}={getattr(s, f):g}" for name, (f, _) in SIZES.items())
 
 
 def parse_sizes(text: str, s: ContrastSettings) -> ContrastSettings:
@@ -49,15 +57,12 @@ def parse_sizes(text: str, s: ContrastSettings) -> ContrastSettings:
         name, eq, value = part.partition("=")
         if not eq or name not in SIZES:
             raise TracerError(f"can't read {part!r}: use name=value with a name among {', '.join(SIZES)}")
-        field, kind, lowest = SIZES[name]
+        field, check = SIZES[name]
         try:
-            v = kind(value)
+            number = float(value)
         except ValueError:
-            what = "a whole number" if kind is int else "a number"
-            raise TracerError(f"{name} must be {what}, got {value!r}") from None
-        if not math.isfinite(v) or v < lowest:
-            raise TracerError(f"{name} must be a number >= {lowest}, got {value}")
-        changes[field] = v
+            raise TracerError(f"{name} must be a number, got {value!r}") from None
+        changes[field] = check(number)
     if not changes:
         raise TracerError(f"nothing to change: type name=value pairs, e.g. {sizes_text(s)}")
     return replace(s, **changes)
@@ -76,7 +81,6 @@ def parse_strength(text: str, s: ContrastSettings) -> ContrastSettings:
     except ValueError:
         raise TracerError(f"can't read strength {text!r}: type a multiple of the typical activation like 4x, "
                           "or an absolute alpha like 12.5") from None
-    if not math.isfinite(v) or v == 0:
-        raise TracerError(f"strength must be a finite number other than 0, got {text.strip()!r}")
+    v = check_alpha(v, "strength", nonzero=True)
     return replace(s, multiplier=v, alpha=None) if relative else replace(s, alpha=v)
 
