@@ -92,6 +92,11 @@ def check_steering(samples, max_tokens, temperature, random, alpha, multiplier, 
 DENSE_THRESHOLD = 0.10
 
 
+def is_dense(density: float | None, threshold: float | None = None) -> bool | None:
+    """Fires on more than ``threshold`` of tokens (default DENSE_THRESHOLD); None when the density is unknown."""
+    return None if density is None else density > (DENSE_THRESHOLD if threshold is None else threshold)
+
+
 # ---- bounds on numbers a user types (CLI flags, TUI dialogs) ----------------------------------------------------
 # Each bound is what the engine can do without an allocator error or an overflow; numbers past it are refused with
 # one line before any work starts. Bounds that depend on the model (context length) are checked once it is loaded.

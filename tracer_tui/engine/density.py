@@ -72,10 +72,9 @@ class Density:
         return self._values[int(latent)]
 
     def is_dense(self, latent: int | None, threshold: float | None = None) -> bool | None:
-        from ..core.defaults import DENSE_THRESHOLD
+        from ..core.defaults import is_dense
 
-        d = self(latent)
-        return None if d is None else d > (DENSE_THRESHOLD if threshold is None else threshold)
+        return is_dense(self(latent), threshold)
 
 
 def format_density(d: float | None) -> str:

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 from collections.abc import Mapping
 
-from ..core.defaults import DEFAULT_METRIC, DEFAULT_UPSTREAM, DENSE_THRESHOLD
+from ..core.defaults import DEFAULT_METRIC, DEFAULT_UPSTREAM, DENSE_THRESHOLD, is_dense
 from ..core.nodes import TARGET, AblationResult, Node, Prediction, Target, VerifyResult
 
 EMPTY: Mapping = MappingProxyType({})
@@ -53,7 +53,7 @@ class NodeRec(Node):
 
     def is_dense(self, threshold: float = DENSE_THRESHOLD) -> bool:
         """Fires on more than ``threshold`` of tokens (the user's setting; unknown density is never dense)."""
-        return self.density is not None and self.density > threshold
+        return bool(is_dense(self.density, threshold))
 
     @classmethod
     def of(cls, node: Node, density: float | None = None) -> NodeRec:
