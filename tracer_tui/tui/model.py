@@ -159,10 +159,13 @@ class Exploration:
     expanded: tuple[Expansion, ...] = ()  # pages in the order they were loaded
     details: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # node id -> details pane data (read-only mappings)
     verifying: frozenset[str] = frozenset()  # levels (parent keys) whose verify job is running
-    by_actual: frozenset[str] = frozenset()  # levels shown sorted by actual Δ instead of the estimate
+    sort: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # level -> tree_filter.SORTS (f); else default
+    filter: str = ""  # the tree's `/` filter (tree_filter.matches)
+    pins: tuple[str, ...] = ()  # pinned node ids, in the order pinned (saved in the session)
+    notes: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # node id -> the user's note (saved)
 
     def with_(self, **changes) -> Exploration:
-        for name in ("ablations", "verify", "details"):
+        for name in ("ablations", "verify", "details", "sort", "notes"):
             if name in changes and not isinstance(changes[name], MappingProxyType):
                 changes[name] = frozen_map(changes[name])
         return replace(self, **changes)
