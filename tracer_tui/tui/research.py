@@ -81,8 +81,7 @@ class ResearchActions:
         self.tree.hide_dense = hide
         self.remember(hide_dense=hide)
         self._rebuild_keeping_cursor(self.ex)
-        pct = f"{100 * self.dense_threshold:g}%"
-        self.status.info(f"dense latents (firing on more than {pct} of tokens) hidden: D shows them" if hide
+        self.status.info(f"dense latents hidden (> {100 * self.dense_threshold:g}% of tokens; D shows them)" if hide
                          else "dense latents shown")
 
     def action_sort_level(self) -> None:
@@ -226,7 +225,7 @@ class ResearchActions:
             self.status.error("an error node is not a latent: E ablates a latent at every position")
             return
         nid = row.node.id
-        self.ablate_group(f"{fmt.site(nid.site)}:{nid.latent} at every active position", everywhere=row.key)
+        self.ablate_group(f"{fmt.site(nid.site)}:{nid.latent} at {{n}} active position(s)", everywhere=row.key)
 
     def on_group_resolved(self, msg: GroupResolved) -> None:
         if msg.gen != self.trace_gen:
@@ -234,6 +233,7 @@ class ResearchActions:
         if msg.means is not None:
             self.latent_means = msg.means
         ablations = dict(self.ex.ablations)
+        msg.what = msg.what.replace("{n}", str(len(msg.scales)))  # E: how many positions it was active at
         if msg.scales and all(k in ablations for k in msg.scales):  # the same key again: undo the group
             for k in msg.scales:
                 del ablations[k]

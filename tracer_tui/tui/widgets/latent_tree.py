@@ -119,7 +119,7 @@ class LatentTree(Tree[Row]):
             self._shown |= tree_filter.shown_keys(trace, self.ex.filter, self.hide_dense, self.dense_threshold) or set()
             hidden = sum(str(n.id) not in self._shown for n in trace.children.get(key, nodes))
             nodes = [n for n in nodes if str(n.id) in self._shown]
-            if hidden:
+            if hidden and key != TARGET:  # the root level's are counted on the filter's own line
                 tree_node.add_leaf("", data=Row("filter", parent=key, remaining=hidden))
         if offset == 0 and nodes:
             tree_node.add_leaf("", data=Row("level", parent=key))
@@ -394,26 +394,24 @@ class LatentTree(Tree[Row]):
 
     def filter_text(self, row: Row) -> Text:
         """What the filter leaves out: on top, 'filter: paris · 3 of 41 rows'; in a level, its hidden rows."""
+        undo = " · ".join((["Esc clears"] if self.ex.filter else []) + (["D shows dense"] if self.hide_dense else []))
         if row.remaining:
-            return Text(f"{row.remaining} row(s) hidden by the filter (Esc clears it)", style="dim italic")
+            return Text(f"{row.remaining} row(s) hidden here ({undo})", style="dim italic")
         shown, total = tree_filter.counts(self.ex.trace, self._shown)
         what = [f"filter: {self.ex.filter}"] if self.ex.filter else []
         if self.hide_dense:
             what.append("dense hidden")
-        undo = " · ".join((["Esc clears"] if self.ex.filter else []) + (["D shows dense"] if self.hide_dense else []))
         return Text(f"{' · '.join(what)} · {shown} of {total} rows ({undo})", style="bold")
 
     def marks(self, key: str) -> Text:
-        """⚑ a pinned node; ⋔N a node reached by N paths (O jumps between its rows)."""
+        """After the node's name: ⚑ a pinned node; ⋔N a node reached by N paths (O jumps between its rows)."""
         text = Text()
         if key in self.ex.pins:
             text.append("⚑", Style(color=self.colours["sign-flip"], bold=True))
         paths = len(self.parents_of(key))
         if paths > 1:
             text.append(f"⋔{paths}", Style(color=self.colours["ablated"]))
-        if text:
-            text.append(" ")
-        return text
+        return Text(" ") + text if text else text
 
     def _level_largest(self, parent: str, siblings) -> float:
         """Largest |attribution| among a level's loaded rows (the bar's scale), computed once per page load."""
@@ -457,7 +455,7 @@ class LatentTree(Tree[Row]):
         total = (trace.abs_totals.get(row.parent) if trace is not None else None) or 1.0
         largest = self._level_largest(row.parent, siblings)
         share = abs(node.attribution) / total  # share of the whole level's |attribution|, not just loaded rows
-        text = self.marks(key)
+        text = Text()
         scale = self.ex.ablations.get(key)
         if scale is not None:
             text.append(fmt.scale(scale) + " ", Style(color=self.colours["ablated"], bold=True))
@@ -477,6 +475,7 @@ class LatentTree(Tree[Row]):
             text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
         text.append(" " + fmt.pct(share) + " ")
         text.append(fmt.node_name(node.id), "bold" if scale is None else Style(bold=True, strike=True))
+        text.append_text(self.marks(key))
         if node.is_dense(self.dense_threshold):
             text.append(" dense", Style(color=self.colours["sign-flip"], italic=True))
         text.append(" " + fmt.token(node.token))
