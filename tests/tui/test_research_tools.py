@@ -37,6 +37,12 @@ def independent(bundle_dir):
     return Tracer.load(model=str(bundle_dir))
 
 
+async def traced(app, pilot, prompt: str = PROMPT) -> None:
+    """Wait for the model, then trace ``prompt`` from the prompt box (and its auto-verify)."""
+    await wait_loaded(app, pilot)
+    await trace_prompt(app, pilot, prompt)
+
+
 async def answer(app, pilot, text: str) -> None:
     """Type ``text`` into the open dialog and press Enter."""
     await pilot.pause()
@@ -94,8 +100,7 @@ async def test_slash_filters_by_layer_latent_and_text_and_esc_clears(bundle_dir,
 async def test_filter_by_position_keeps_the_way_to_a_match_in_a_deeper_level(bundle_dir, tiny_tracer):
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(app, pilot)
-        await trace_prompt(app, pilot, PROMPT)
+        await traced(app, pilot, PROMPT)
         end = app.ex.trace.target.position
         assert all(n.id.position == end for n in app.ex.trace.nodes)  # the tiny model's root level
         parent = next(str(n.id) for n in app.ex.trace.nodes if app.ex.trace.has_upstream(n.id))
@@ -119,8 +124,7 @@ async def test_filter_by_position_keeps_the_way_to_a_match_in_a_deeper_level(bun
 async def test_D_hides_dense_latents_and_is_remembered(demo):
     app = make_app(DEMO, demo)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(app, pilot)
-        await trace_prompt(app, pilot, EIFFEL)
+        await traced(app, pilot, EIFFEL)
         nodes = app.ex.trace.nodes
         dense = [str(n.id) for n in nodes if n.is_dense(app.dense_threshold)]
         assert dense and len(dense) < len(nodes)
@@ -133,8 +137,7 @@ async def test_D_hides_dense_latents_and_is_remembered(demo):
         assert load_settings()[0].hide_dense is True
     again = make_app(DEMO, demo)
     async with again.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(again, pilot)
-        await trace_prompt(again, pilot, EIFFEL)
+        await traced(again, pilot, EIFFEL)
         assert not set(dense) & set(shown_nodes(again))  # still hidden in the next run
         again.tree.focus()
         await pilot.press("D")
@@ -193,8 +196,7 @@ async def test_a_damaged_settings_file_is_one_line_and_the_defaults(bundle_dir, 
 async def test_y_copies_the_node_id_through_osc52(bundle_dir, tiny_tracer):
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(app, pilot)
-        await trace_prompt(app, pilot, PROMPT)
+        await traced(app, pilot, PROMPT)
         key = str(app.ex.trace.nodes[1].id)
         await move_to(app, pilot, key)
         await pilot.press("y")
@@ -208,8 +210,7 @@ async def test_y_copies_the_node_id_through_osc52(bundle_dir, tiny_tracer):
 async def test_pins_and_notes_are_shown_saved_and_resumed(bundle_dir, tiny_tracer, tui_dirs):
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(app, pilot)
-        await trace_prompt(app, pilot, PROMPT)
+        await traced(app, pilot, PROMPT)
         a, b, c = (str(n.id) for n in app.ex.trace.nodes[:3])
         for key in (a, c):
             await move_to(app, pilot, key)
@@ -284,8 +285,7 @@ async def test_A_ablates_the_levels_verified_rows_together(bundle_dir, tiny_trac
 async def test_E_ablates_a_latent_at_every_position_where_it_is_active(bundle_dir, tiny_tracer, independent):
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(app, pilot)
-        await trace_prompt(app, pilot, PROMPT)
+        await traced(app, pilot, PROMPT)
         ref = independent.trace(PROMPT)
         end = ref.target.position
 
@@ -303,26 +303,26 @@ async def test_E_ablates_a_latent_at_every_position_where_it_is_active(bundle_di
         assert app.ex.ablation.estimated_delta == pytest.approx(direct.estimated_delta, rel=1e-6, abs=1e-9)
 
 
-def latent_mean(tracer, nid) -> float:
-    """The latent's mean activation over the sample prompts (every position but BOS), from plain traces."""
+def latent_means(tracer, nids) -> dict[str, float]:
+    """Each latent's mean activation over the sample prompts (every position but BOS), from plain traces."""
     from tracer_tui.engine.means import sample_prompt_texts
 
-    total, count = 0.0, 0
+    totals, count = dict.fromkeys(map(str, nids), 0.0), 0
     skip = 1 if tracer.adapter.prepends_bos else 0
     for text in sample_prompt_texts():
         ids = tracer.adapter.tokenize(text)[0, : tracer.adapter.cfg.n_ctx].tolist()  # the context's worth
-        profile = tracer.trace(ids).activation_profile(f"{nid.site}:{nid.latent}@0")
-        total += sum(profile[skip:])
-        count += len(profile) - skip
-    return total / count
+        trace = tracer.trace(ids)
+        for nid in nids:
+            totals[str(nid)] += sum(trace.activation_profile(f"{nid.site}:{nid.latent}@0")[skip:])
+        count += len(ids) - skip
+    return {k: v / count for k, v in totals.items()}
 
 
 async def test_mean_ablation_moves_the_latent_to_its_mean_and_estimates_with_the_gradient(
         bundle_dir, tiny_tracer, independent):
     app = make_app(bundle_dir, tiny_tracer)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(app, pilot)
-        await trace_prompt(app, pilot, PROMPT)
+        await traced(app, pilot, PROMPT)
         node = next(n for n in app.ex.trace.nodes if not n.id.is_error)
         key = str(node.id)
         await move_to(app, pilot, key)
@@ -330,7 +330,7 @@ async def test_mean_ablation_moves_the_latent_to_its_mean_and_estimates_with_the
         await pilot.press("a")
         await settle(app, pilot)
         scale = app.ex.ablations[key]
-        mean = latent_mean(independent, node.id)
+        mean = latent_means(independent, [node.id])[key]
         assert mean > 0 and scale * node.activation == pytest.approx(mean, rel=1e-4)
         ref = independent.trace(PROMPT)
         direct = ref.ablate({key: mean / node.activation})
@@ -351,8 +351,7 @@ async def test_mean_ablation_moves_the_latent_to_its_mean_and_estimates_with_the
 async def test_nodes_reached_by_several_paths_are_marked_and_O_jumps(demo):
     app = make_app(DEMO, demo)
     async with app.run_test(size=(120, 60)) as pilot:
-        await wait_loaded(app, pilot)
-        await trace_prompt(app, pilot, EIFFEL)
+        await traced(app, pilot, EIFFEL)
         parents = [str(n.id) for n in app.ex.trace.nodes if app.ex.trace.has_upstream(n.id)][:4]
         for key in parents:
             await move_to(app, pilot, key)
@@ -400,3 +399,25 @@ async def test_new_keys_are_in_help_and_palette(bundle_dir, tiny_tracer):
         await wait_loaded(app, pilot)
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert all(keys[name].description in titles for name in NEW_KEYS)
+
+
+async def test_A_in_mean_mode_takes_the_shown_rows_to_their_means(bundle_dir, tiny_tracer, independent):
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.auto_verify_k = 0  # no verified rows: A takes the rows shown
+        await traced(app, pilot)
+        nodes = app.ex.trace.nodes
+        latents = [n for n in nodes if not n.id.is_error]
+        errors = len(nodes) - len(latents)
+        app.tree.focus()
+        await pilot.press("M", "A")
+        await settle(app, pilot)
+        means = latent_means(independent, [n.id for n in latents])
+        want = {str(n.id): means[str(n.id)] / n.activation for n in latents}
+        assert dict(app.ex.ablations) == pytest.approx(want, rel=1e-4)
+        left_out = f", {errors} error node(s) left out" if errors else ""
+        assert app.status.last.endswith(f"the top {len(latents)} of the target (the shown rows{left_out}) to the mean")
+        direct = independent.trace(PROMPT).ablate(want)
+        assert app.ex.ablation.delta == pytest.approx(direct.delta, rel=1e-3, abs=1e-5)
+        estimate = sum((means[str(n.id)] - n.activation) * n.attribution / n.activation for n in latents)
+        assert app.ex.ablation.estimated_delta == pytest.approx(estimate, rel=1e-4, abs=1e-7)  # Σ (ā − a)·g

@@ -84,13 +84,19 @@ class ResearchActions:
         self.status.info(f"dense latents hidden (> {100 * self.dense_threshold:g}% of tokens; D shows them)" if hide
                          else "dense latents shown")
 
+    def _level(self) -> str | None:
+        """The level (parent key) of the highlighted row; the root row stands for the target's level."""
+        row = self.tree.row
+        if self.ex.trace is None or row is None or row.kind not in ("root", "node", "more", "level"):
+            self.status.error("highlight a row of a level first")
+            return None
+        return TARGET if row.kind == "root" else row.parent
+
     def action_sort_level(self) -> None:
         """Cycle the highlighted level's order: |estimate| → actual Δ → position (``tree_filter.SORTS``)."""
-        trace, row = self.ex.trace, self.tree.row
-        if trace is None or row is None or row.kind not in ("root", "node", "more", "level"):
-            self.status.error("highlight a row of a level first")
+        parent = self._level()
+        if parent is None:
             return
-        parent = TARGET if row.kind == "root" else row.parent
         mode = tree_filter.next_sort(self.tree.sort_of(parent))
         skipped = ""
         if mode == "actual" and parent not in self.ex.verify:
@@ -199,23 +205,26 @@ class ResearchActions:
 
     def action_ablate_level(self) -> None:
         """A: the level's verified rows (its top k by the estimate), else every row it shows."""
-        trace, row = self.ex.trace, self.tree.row
-        if trace is None or row is None or row.kind not in ("root", "node", "more", "level"):
-            self.status.error("highlight a row of a level first")
+        parent = self._level()
+        if parent is None:
             return
-        parent = TARGET if row.kind == "root" else row.parent
         v = self.ex.verify.get(parent)
         if v is not None and v.pairs:
             ids, which = [str(p.id) for p in v.pairs], "verified"
         else:
             shown = self.tree.shown_keys()
-            ids = [str(n.id) for n in trace.children.get(parent, ()) if shown is None or str(n.id) in shown]
+            ids = [str(n.id) for n in self.ex.trace.children.get(parent, ()) if shown is None or str(n.id) in shown]
             which = "shown"
+        left_out = ""
+        if self.mean_mode:  # an error node has no mean activation: mean mode moves the latents only
+            latents = [k for k in ids if not NodeId.parse(k).is_error]
+            left_out = f", {len(ids) - len(latents)} error node(s) left out" if len(latents) < len(ids) else ""
+            ids = latents
         if not ids:
-            self.status.error(f"level {parent} has no rows to ablate")
+            self.status.error(f"level {parent} has no rows to ablate" + (" to a mean" if self.mean_mode else ""))
             return
         name = "the target" if parent == TARGET else fmt.node_name(NodeId.parse(parent))
-        self.ablate_group(f"the top {len(ids)} of {name} (the {which} rows)", ids=ids)
+        self.ablate_group(f"the top {len(ids)} of {name} (the {which} rows{left_out})", ids=ids)
 
     def action_ablate_everywhere(self) -> None:
         row = self._node_row()
