@@ -50,6 +50,7 @@ class Session:
     dense_threshold: float = DENSE_THRESHOLD  # latents firing on more than this share of tokens are marked dense
     pins: list[str] = field(default_factory=list)  # pinned node ids (older files have none)
     notes: dict[str, str] = field(default_factory=dict)  # node id -> the user's note (older files have none)
+    mean_ablated: list[str] = field(default_factory=list)  # ablations whose scale takes the latent to its mean
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -76,7 +77,8 @@ class Session:
                    graph=data.get("graph"), saved=float(data.get("saved", 0.0)),
                    upstream=data.get("upstream", "all"), auto_verify_k=data.get("auto_verify_k", AUTO_VERIFY_K),
                    dense_threshold=float(data.get("dense_threshold", DENSE_THRESHOLD)),
-                   pins=list(data.get("pins", [])), notes=dict(data.get("notes") or {}))
+                   pins=list(data.get("pins", [])), notes=dict(data.get("notes") or {}),
+                   mean_ablated=list(data.get("mean_ablated", [])))
 
     def check_model(self, model: str, saes: list[str], source: str = "session") -> None:
         """Refuse to replay a session on another model or other SAEs."""
@@ -110,7 +112,7 @@ _SCHEMA = {
     "expanded": list_of(dict), "ablations": Field((dict,), False, _scales, "an object of node id -> scale"),
     "graph": optional((dict,)), "saved": Field((float,)),
     **SETTING_FIELDS,
-    "pins": list_of(str), "notes": Field((dict,), False, _notes, "an object of node id -> note"),
+    "pins": list_of(str), "mean_ablated": list_of(str), "notes": Field((dict,), False, _notes, "an object of node id -> note"),
 }
 _TARGET = {"token": optional((str,)), "id": optional((int,)),
            "position": Field((int, type(None)), False, lambda v: None if v is None or v >= 0 else "must be >= 0")}

@@ -889,7 +889,8 @@ class TracerApp(ResearchActions, EngineJobs, App):
                                     metric=t.metric, foil=t.foil, expanded=expanded, ablations=ablations,
                                     graph=to_node_link(live.graph()), upstream=ex.request.upstream,
                                     auto_verify_k=auto_verify_k, dense_threshold=dense_threshold,
-                                    pins=list(ex.pins), notes=dict(ex.notes))
+                                    pins=list(ex.pins), notes=dict(ex.notes),
+                                    mean_ablated=[k for k in ex.ablations if ex.is_mean(k)])
 
         return build
 

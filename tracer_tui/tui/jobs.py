@@ -113,7 +113,9 @@ class EngineJobs:
                 expanded = tuple(model.Expansion(e["node"], e["offset"]) for e in session.expanded)
                 ablation = replay(trace, expanded, session.ablations, self.top_k, cancelled)
                 extra = {"expanded": expanded, "ablations": model.frozen_map(session.ablations),
-                         "ablation": ablation, "pins": tuple(session.pins), "notes": model.frozen_map(session.notes)}
+                         "ablation": ablation, "pins": tuple(session.pins), "notes": model.frozen_map(session.notes),
+                         "mean_scales": model.frozen_map({k: session.ablations[k] for k in session.mean_ablated
+                                                          if k in session.ablations})}
             return trace, model.snapshot(trace), extra
 
         failure = TraceFailed if session is None else ResumeFailed

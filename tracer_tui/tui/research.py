@@ -179,9 +179,14 @@ class ResearchActions:
                                    self.ex.notes.get(key, ""), "what this latent seems to do"), done)
 
     def with_note(self, renderable, key: str):
-        """The details pane's content plus the node's note, if it has one."""
+        """The details pane's content plus the node's note, if it has one, and whether M moved it to its mean."""
+        extra = []
+        if self.ex.is_mean(key):
+            extra.append(Text.assemble(("mean mode   ", "dim"), "μ: ablated to its mean activation"))
         note = self.ex.notes.get(key)
-        return renderable if not note else Group(renderable, Text.assemble(("note        ", "dim"), (note, "italic")))
+        if note:
+            extra.append(Text.assemble(("note        ", "dim"), (note, "italic")))
+        return Group(renderable, *extra) if extra else renderable
 
     def kept_marks(self, request) -> dict:
         """Pins and notes carried over to a new trace of the same prompt (node ids mean the same there)."""
@@ -249,7 +254,10 @@ class ResearchActions:
             what = f"removed {msg.what}"
         else:
             ablations.update(msg.scales)
-            what = msg.what + (" to the mean" if any(s != 0 for s in msg.scales.values()) else "")
+            mean = any(s != 0 for s in msg.scales.values())
+            if mean:
+                self.set_state(self.ex.with_(mean_scales={**self.ex.mean_scales, **msg.scales}))
+            what = msg.what + (" → mean" if mean else "")
         self.status.info(what)
         self._apply_ablations(ablations)
         self.group_what = (self.ablate_gen, what)

@@ -26,7 +26,7 @@ LEGEND = [
     ("↓", "in a level's header: the column the level is ordered by (f cycles est Δ, act Δ, position ↓pos)"),
     ("⚑  ⋔2", "a pinned node (P; J jumps between pins) / a node reached by 2 paths (O jumps between its rows)"),
     ("dense", "the latent fires on more than 10% of tokens: likely not one concept (details pane: its density)"),
-    ("⊘ ×2", "zero-ablated / scaled latent"),
+    ("⊘ ×2 μ", "zero-ablated / scaled latent / moved to its mean activation (M)"),
     ("a=", "the latent's activation (error nodes: the norm of what the SAE misses)"),
 ]
 

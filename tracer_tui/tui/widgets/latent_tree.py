@@ -458,7 +458,8 @@ class LatentTree(Tree[Row]):
         text = Text()
         scale = self.ex.ablations.get(key)
         if scale is not None:
-            text.append(fmt.scale(scale) + " ", Style(color=self.colours["ablated"], bold=True))
+            mark = "μ" if self.ex.is_mean(key) else fmt.scale(scale)  # μ: moved to its mean activation (M)
+            text.append(mark + " ", Style(color=self.colours["ablated"], bold=True))
         if row.parent in self.ex.verify:  # a verified level: estimated and actual Δ side by side
             pair = self.ex.verify_pair(row.parent, key)
             text.append(f"{fmt.signed(-node.attribution):>7}", sign_style)
