@@ -231,15 +231,21 @@ async def test_pins_and_notes_are_shown_saved_and_resumed(bundle_dir, tiny_trace
         await answer(app, pilot, "fires on names")
         assert app.ex.notes == {a: "fires on names"}
         assert "note        fires on names" in details_text(app)
+        await pilot.press("f")  # the level by actual Δ
+        await pilot.press("slash")
+        await answer(app, pilot, a)
+        assert shown_nodes(app) == [a]
         app.save_now()
     saved = sessions.load_session(sessions.resolve_resume("last"))
     assert saved.pins == [a, c] and saved.notes == {a: "fires on names"}
+    assert saved.filter == a and saved.sort == {TARGET: "actual"}
 
     again = make_app(bundle_dir, tiny_tracer, resume="last")
     async with again.run_test(size=(120, 40)) as pilot:
         await wait_loaded(again, pilot)
         await settle(again, pilot)
         assert again.ex.pins == (a, c) and again.ex.notes == {a: "fires on names"}
+        assert again.ex.filter == a and again.ex.sort == {TARGET: "actual"} and shown_nodes(again) == [a]
         assert " ⚑ " in row_text(again, a)
         await move_to(again, pilot, a)
         await pilot.press("P")  # unpin
@@ -249,13 +255,16 @@ async def test_pins_and_notes_are_shown_saved_and_resumed(bundle_dir, tiny_trace
 
 def test_old_sessions_without_pins_or_notes_load_and_bad_ones_are_named():
     data = sessions.Session(model="m", saes=["s"], prompt="p").to_json()
-    del data["pins"], data["notes"]
+    for name in ("pins", "notes", "mean_ablated", "filter", "sort"):
+        del data[name]
     old = sessions.Session.from_json(data)
-    assert old.pins == [] and old.notes == {}
+    assert (old.pins, old.notes, old.mean_ablated, old.filter, old.sort) == ([], {}, [], "", {})
     with pytest.raises(sessions.SessionError, match="field 'notes' must map node ids to strings"):
         sessions.Session.from_json({**data, "notes": {"x:1@2": 3}})
     with pytest.raises(sessions.SessionError, match="field 'pins' must hold only strings"):
         sessions.Session.from_json({**data, "pins": [1]})
+    with pytest.raises(sessions.SessionError, match="field 'sort' must map levels to one of estimate, actual"):
+        sessions.Session.from_json({**data, "sort": {"target": "random"}})
 
 
 # ---- group and mean ablation --------------------------------------------------------------------------------------
@@ -301,6 +310,10 @@ async def test_E_ablates_a_latent_at_every_position_where_it_is_active(bundle_di
         direct = ref.ablate(want)
         assert app.ex.ablation.delta == pytest.approx(direct.delta, rel=1e-4, abs=1e-5)
         assert app.ex.ablation.estimated_delta == pytest.approx(direct.estimated_delta, rel=1e-6, abs=1e-9)
+        assert app.status.last.endswith(f" · {fmt.site(node.id.site)}:{node.id.latent} at {len(want)} active position(s)")
+        await pilot.press("E")  # again: undo
+        await settle(app, pilot)
+        assert not app.ex.ablations
 
 
 def latent_means(tracer, nids) -> dict[str, float]:

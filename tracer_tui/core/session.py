@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, METRICS, UPSTREAM_MODES
+from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, METRICS, SORTS, UPSTREAM_MODES
 from .paths import sessions_dir
 from .validation import Field, FileFormatError, check, list_of, one_of, optional, text
 
@@ -51,6 +51,8 @@ class Session:
     pins: list[str] = field(default_factory=list)  # pinned node ids (older files have none)
     notes: dict[str, str] = field(default_factory=dict)  # node id -> the user's note (older files have none)
     mean_ablated: list[str] = field(default_factory=list)  # ablations whose scale takes the latent to its mean
+    filter: str = ""  # the tree's `/` filter
+    sort: dict[str, str] = field(default_factory=dict)  # level -> its order (core.defaults.SORTS), where f set one
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -78,7 +80,8 @@ class Session:
                    upstream=data.get("upstream", "all"), auto_verify_k=data.get("auto_verify_k", AUTO_VERIFY_K),
                    dense_threshold=float(data.get("dense_threshold", DENSE_THRESHOLD)),
                    pins=list(data.get("pins", [])), notes=dict(data.get("notes") or {}),
-                   mean_ablated=list(data.get("mean_ablated", [])))
+                   mean_ablated=list(data.get("mean_ablated", [])), filter=data.get("filter", ""),
+                   sort=dict(data.get("sort") or {}))
 
     def check_model(self, model: str, saes: list[str], source: str = "session") -> None:
         """Refuse to replay a session on another model or other SAEs."""
@@ -91,6 +94,11 @@ class Session:
 def _notes(notes: dict) -> str | None:
     bad = next((k for k, v in notes.items() if not isinstance(v, str)), None)
     return None if bad is None else f"must map node ids to strings (the note of {bad} is not one)"
+
+
+def _sorts(sort: dict) -> str | None:
+    bad = next((k for k, v in sort.items() if v not in SORTS), None)
+    return None if bad is None else f"must map levels to one of {', '.join(SORTS)} (the order of {bad} is not one)"
 
 
 def _scales(ablations: dict) -> str | None:
@@ -112,7 +120,9 @@ _SCHEMA = {
     "expanded": list_of(dict), "ablations": Field((dict,), False, _scales, "an object of node id -> scale"),
     "graph": optional((dict,)), "saved": Field((float,)),
     **SETTING_FIELDS,
-    "pins": list_of(str), "mean_ablated": list_of(str), "notes": Field((dict,), False, _notes, "an object of node id -> note"),
+    "pins": list_of(str), "mean_ablated": list_of(str), "filter": Field((str,)),
+    "sort": Field((dict,), False, _sorts, "an object of level -> order"),
+    "notes": Field((dict,), False, _notes, "an object of node id -> note"),
 }
 _TARGET = {"token": optional((str,)), "id": optional((int,)),
            "position": Field((int, type(None)), False, lambda v: None if v is None or v >= 0 else "must be >= 0")}

@@ -890,7 +890,8 @@ class TracerApp(ResearchActions, EngineJobs, App):
                                     graph=to_node_link(live.graph()), upstream=ex.request.upstream,
                                     auto_verify_k=auto_verify_k, dense_threshold=dense_threshold,
                                     pins=list(ex.pins), notes=dict(ex.notes),
-                                    mean_ablated=[k for k in ex.ablations if ex.is_mean(k)])
+                                    mean_ablated=[k for k in ex.ablations if ex.is_mean(k)], filter=ex.filter,
+                                    sort=dict(ex.sort))
 
         return build
 

@@ -115,7 +115,8 @@ class EngineJobs:
                 extra = {"expanded": expanded, "ablations": model.frozen_map(session.ablations),
                          "ablation": ablation, "pins": tuple(session.pins), "notes": model.frozen_map(session.notes),
                          "mean_scales": model.frozen_map({k: session.ablations[k] for k in session.mean_ablated
-                                                          if k in session.ablations})}
+                                                          if k in session.ablations}),
+                         "filter": session.filter, "sort": model.frozen_map(session.sort)}
             return trace, model.snapshot(trace), extra
 
         failure = TraceFailed if session is None else ResumeFailed

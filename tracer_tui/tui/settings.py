@@ -14,9 +14,8 @@ from pathlib import Path
 
 from ..core import paths
 from ..core import validation as v
-from ..core.defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD
+from ..core.defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, SORTS
 from ..core.session import SETTING_FIELDS, atomic_write
-from .tree_filter import SORTS
 
 FILE = "settings.json"
 

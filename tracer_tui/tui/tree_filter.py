@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from ..core.defaults import SORTS
 from ..core.nodes import TARGET
 from . import format as fmt
-
-SORTS = ("estimate", "actual", "position")  # f cycles a level through these
 SORT_WORDS = {"estimate": "|estimated Δ|", "actual": "|actual Δ| (verified rows first)", "position": "position"}
 _EXACT = re.compile(r"^(?P<kind>[@#lL])(?P<n>\d+)$")
 
