@@ -449,3 +449,17 @@ async def test_A_in_mean_mode_takes_the_shown_rows_to_their_means(bundle_dir, ti
         assert app.ex.ablation.delta == pytest.approx(direct.delta, rel=1e-3, abs=1e-5)
         estimate = sum((means[str(n.id)] - n.activation) * n.attribution / n.activation for n in latents)
         assert app.ex.ablation.estimated_delta == pytest.approx(estimate, rel=1e-4, abs=1e-7)  # Σ (ā − a)·g
+
+
+async def test_a_config_folder_that_cannot_be_written_is_one_line(bundle_dir, tiny_tracer, tui_dirs, monkeypatch):
+    blocker = tui_dirs / "not-a-folder"
+    blocker.write_text("a file where the config folder should be")
+    monkeypatch.setenv("TRACER_TUI_CONFIG_DIR", str(blocker / "tracer-tui"))
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_loaded(app, pilot)
+        app.tree.focus()
+        await pilot.press("M")
+        await pilot.pause()
+        assert app.status.last.startswith(f"settings not saved to {str(blocker / 'tracer-tui' / 'settings.json')!r}")
+        assert "\n" not in app.status.last and app.mean_mode and app.is_running

@@ -160,7 +160,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
     def on_mount(self) -> None:
         self.theme = self._initial_theme
         self.theme_changed_signal.subscribe(self, lambda theme: (self._apply_theme_colours(),
-                                                                 self.remember(theme=theme.name)))
+                                                                 self.remember_theme(theme.name)))
         self._apply_theme_colours()
         self.tree.hide_dense, self.tree.default_sort = self.settings.hide_dense, self.settings.sort
         self.set_dense_threshold(self.dense_threshold)

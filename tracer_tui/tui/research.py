@@ -30,6 +30,7 @@ class ResearchActions:
         self.mean_mode = self.settings.mean_mode
         self.latent_means = None  # each latent's mean activation, computed by the first mean ablation
         self.group_what: tuple[int | None, str] = (None, "")  # (ablate_gen, words) of the last group ablation
+        self.settings_warned = False  # a settings file that cannot be written is said once a run
 
     def remember(self, **changes) -> None:
         """Change remembered settings and write them (a config folder we cannot write is one warning)."""
@@ -37,8 +38,14 @@ class ResearchActions:
         if new != self.settings:
             self.settings = new
             warning = save_settings(new)
-            if warning:
-                self.status.error(warning)
+            if warning and not self.settings_warned:  # once a run; after the action's own message, not under it
+                self.settings_warned = True
+                self.call_after_refresh(self.status.error, warning)
+
+    def remember_theme(self, name: str) -> None:
+        """A theme the user picked (not the one the app started in) is the next run's."""
+        if name != (self.settings.theme or self._initial_theme):
+            self.remember(theme=name)
 
     # ---- the tree's rows: filter, hidden dense latents, sort ------------------------------------------------
     def _rebuild_keeping_cursor(self, ex) -> None:
