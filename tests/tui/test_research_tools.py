@@ -18,7 +18,9 @@ from tracer_tui.demo import bundle_dir as demo_bundle_dir
 from tracer_tui.engine.tracer import Tracer
 from tracer_tui.tui import format as fmt
 from tracer_tui.tui.bindings import KEYS, display_keys
+from tracer_tui.tui.contrast_settings import ContrastSettings
 from tracer_tui.tui.model import TraceRequest
+from tracer_tui.tui.screens.contrast import ContrastScreen
 from tracer_tui.tui.screens.help import help_table
 from tracer_tui.tui.settings import Settings, load_settings, settings_file
 
@@ -463,3 +465,22 @@ async def test_a_config_folder_that_cannot_be_written_is_one_line(bundle_dir, ti
         await pilot.pause()
         assert app.status.last.startswith(f"settings not saved to {str(blocker / 'tracer-tui' / 'settings.json')!r}")
         assert "\n" not in app.status.last and app.mean_mode and app.is_running
+
+
+async def test_the_contrast_screen_keeps_the_tree_keys_from_the_tree_under_it(bundle_dir, tiny_tracer):
+    """The contrast screen is modal: the new upper-case keys must not ablate or pin in the tree hidden under it."""
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await traced(app, pilot)
+        await move_to(app, pilot, str(app.ex.trace.nodes[0].id))
+        app.contrast_settings = ContrastSettings(samples=8, max_tokens=6, top_k=5, steer_samples=8, random=3, rule="a")
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ContrastScreen)
+        await pilot.press("M", "A", "E", "P", "D")
+        await settle(app, pilot)
+        assert not app.mean_mode and not app.ex.ablations and not app.ex.pins and not app.tree.hide_dense
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("P")  # back on the tree, the keys act again
+        assert app.ex.pins == (str(app.ex.trace.nodes[0].id),)
