@@ -172,6 +172,10 @@ async def test_sort_by_actual_and_back(bundle_dir, tiny_tracer):
         await pilot.pause()
         assert [k for k, _ in rows_of(app)] == by_actual
         assert "↓act Δ" in header_of(app) and app.tree.row.key == estimated[2]  # the cursor stays on its row
+        await pilot.press("f")  # f cycles: estimate → actual → position → estimate
+        await pilot.pause()
+        by_position = sorted(estimated, key=lambda k: int(k.rsplit("@", 1)[1]))
+        assert [k for k, _ in rows_of(app)] == by_position and "↓pos" in header_of(app)
         await pilot.press("f")
         await pilot.pause()
         assert [k for k, _ in rows_of(app)] == estimated and "↓est Δ" in header_of(app)

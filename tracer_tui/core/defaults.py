@@ -18,6 +18,8 @@ DEFAULT_METRIC = "logit-mean"  # most faithful of the foil-free metrics on the d
 # SAE site upstream plus the non-residual sites between it and the node; "all" pools every upstream site.
 UPSTREAM_MODES = ("nearest", "all")
 DEFAULT_UPSTREAM = "nearest"
+# How the tree orders a level (f cycles): as ranked by |estimated Δ|, by |actual Δ| of real ablations, by position.
+SORTS = ("estimate", "actual", "position")
 DEFAULT_TOP_K = 10  # rows per level (and per "… N more" page)
 VERIFY_CHUNK = 4  # real ablations per forward pass in verify; a cancel is honoured between chunks
 

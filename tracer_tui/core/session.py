@@ -17,9 +17,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, METRICS, UPSTREAM_MODES
+from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, METRICS, SORTS, UPSTREAM_MODES
 from .paths import sessions_dir
-from .validation import Field, FileFormatError, check, list_of, optional, text
+from .validation import Field, FileFormatError, check, list_of, one_of, optional, text
 
 FORMAT = "tracer-tui-session"
 VERSION = 1
@@ -48,6 +48,11 @@ class Session:
     upstream: str = DEFAULT_UPSTREAM
     auto_verify_k: int = AUTO_VERIFY_K  # rows of each new level verified by real ablations (0: off)
     dense_threshold: float = DENSE_THRESHOLD  # latents firing on more than this share of tokens are marked dense
+    pins: list[str] = field(default_factory=list)  # pinned node ids (older files have none)
+    notes: dict[str, str] = field(default_factory=dict)  # node id -> the user's note (older files have none)
+    mean_ablated: list[str] = field(default_factory=list)  # ablations whose scale takes the latent to its mean
+    filter: str = ""  # the tree's `/` filter
+    sort: dict[str, str] = field(default_factory=dict)  # level -> its order (core.defaults.SORTS), where f set one
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -73,7 +78,10 @@ class Session:
                    ablations={k: float(v) for k, v in (data.get("ablations") or {}).items()},
                    graph=data.get("graph"), saved=float(data.get("saved", 0.0)),
                    upstream=data.get("upstream", "all"), auto_verify_k=data.get("auto_verify_k", AUTO_VERIFY_K),
-                   dense_threshold=float(data.get("dense_threshold", DENSE_THRESHOLD)))
+                   dense_threshold=float(data.get("dense_threshold", DENSE_THRESHOLD)),
+                   pins=list(data.get("pins", [])), notes=dict(data.get("notes") or {}),
+                   mean_ablated=list(data.get("mean_ablated", [])), filter=data.get("filter", ""),
+                   sort=dict(data.get("sort") or {}))
 
     def check_model(self, model: str, saes: list[str], source: str = "session") -> None:
         """Refuse to replay a session on another model or other SAEs."""
@@ -83,8 +91,14 @@ class Session:
                                "(the file is kept unchanged)")
 
 
-def _one_of(choices):
-    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+def _notes(notes: dict) -> str | None:
+    bad = next((k for k, v in notes.items() if not isinstance(v, str)), None)
+    return None if bad is None else f"must map node ids to strings (the note of {bad} is not one)"
+
+
+def _sorts(sort: dict) -> str | None:
+    bad = next((k for k, v in sort.items() if v not in SORTS), None)
+    return None if bad is None else f"must map levels to one of {', '.join(SORTS)} (the order of {bad} is not one)"
 
 
 def _scales(ablations: dict) -> str | None:
@@ -93,15 +107,22 @@ def _scales(ablations: dict) -> str | None:
     return None if bad is None else f"must map node ids to finite numbers (the scale of {bad} is not one)"
 
 
+# Settings a session shares with the remembered settings (tui/settings.py checks them the same way).
+SETTING_FIELDS = {
+    "upstream": Field((str,), False, one_of(UPSTREAM_MODES)),
+    "auto_verify_k": Field((int,), False, lambda v: None if v >= 0 else "must be >= 0 (0 = off)"),
+    "dense_threshold": Field((float,), False, lambda v: None if 0 <= v <= 1 else "must be a share from 0 to 1"),
+}
 # What a session file holds; every field is checked, none is coerced (a wrong type is a damaged session).
 _SCHEMA = {
     "model": text(), "saes": list_of(str, required=True), "prompt": Field((str,), True), "target": optional((dict,)),
-    "metric": Field((str,), False, _one_of(METRICS)), "foil": optional((str,)), "contrast": optional((str,)),
+    "metric": Field((str,), False, one_of(METRICS)), "foil": optional((str,)), "contrast": optional((str,)),
     "expanded": list_of(dict), "ablations": Field((dict,), False, _scales, "an object of node id -> scale"),
     "graph": optional((dict,)), "saved": Field((float,)),
-    "upstream": Field((str,), False, _one_of(UPSTREAM_MODES)),
-    "auto_verify_k": Field((int,), False, lambda v: None if v >= 0 else "must be >= 0 (0 = off)"),
-    "dense_threshold": Field((float,), False, lambda v: None if 0 <= v <= 1 else "must be a share from 0 to 1"),
+    **SETTING_FIELDS,
+    "pins": list_of(str), "mean_ablated": list_of(str), "filter": Field((str,)),
+    "sort": Field((dict,), False, _sorts, "an object of level -> order"),
+    "notes": Field((dict,), False, _notes, "an object of node id -> note"),
 }
 _TARGET = {"token": optional((str,)), "id": optional((int,)),
            "position": Field((int, type(None)), False, lambda v: None if v is None or v >= 0 else "must be >= 0")}

@@ -273,6 +273,11 @@ def optional(types: tuple, expected: str | None = None) -> Field:
     return Field((*types, type(None)), False, None, expected)
 
 
+def one_of(choices) -> Callable[[Any], str | None]:
+    """A Field check: the value is one of ``choices``."""
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+
+
 def list_of(item_type, required: bool = False) -> Field:
     name = _type_name(item_type())
     return Field((list,), required, lambda v: None if all(_type_ok(x, (item_type,)) for x in v)

@@ -91,17 +91,21 @@ def site_means(tracer, text_file=None, texts: list[str] | None = None, cache_dir
     return means
 
 
-def compute_means(tracer, texts: list[str], progress=None, should_cancel=None) -> dict:
+def compute_means(tracer, texts: list[str], progress=None, should_cancel=None, latents: bool = False) -> dict:
+    """{site: mean [d_in]} of each site's activation, or with ``latents`` {site: mean [d_sae]} of each latent's
+    activation (what the SAE encodes from what it reads), over every position of ``texts`` except BOS."""
     import torch
 
     adapter = tracer.adapter
-    sums = {s.site: torch.zeros(s.d_in, dtype=torch.float64) for s in tracer.saes}
+    width = (lambda s: s.d_sae) if latents else (lambda s: s.d_in)
+    sums = {s.site: torch.zeros(width(s), dtype=torch.float64) for s in tracer.saes}
     count = 0
     grabbed: dict = {}
 
     def grab(act, hook):
         grabbed[hook.name] = act
 
+    hooked = {s.input_site if latents else s.site for s in tracer.saes}
     for i, text in enumerate(texts):
         check_cancel(should_cancel)
         if progress:
@@ -110,10 +114,12 @@ def compute_means(tracer, texts: list[str], progress=None, should_cancel=None) -
         skip = 1 if adapter.prepends_bos else 0
         if tokens.shape[1] <= skip:
             continue
-        with torch.inference_mode(), adapter.hooks({s.site: grab for s in tracer.saes}):
+        with torch.inference_mode(), adapter.hooks({name: grab for name in hooked}):
             adapter.run(tokens)
-        for s in tracer.saes:
-            sums[s.site] += s.flat(grabbed[s.site])[0, skip:].to("cpu", torch.float64).sum(0)
+            for s in tracer.saes:
+                rows = (s.encode(s.flat(grabbed[s.input_site])[0, skip:]) if latents
+                        else s.flat(grabbed[s.site])[0, skip:])
+                sums[s.site] += rows.to("cpu", torch.float64).sum(0)
         count += tokens.shape[1] - skip
     if count == 0:
         raise TracerError("no tokens to compute mean activations from")

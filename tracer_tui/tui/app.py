@@ -30,7 +30,7 @@ from . import format as fmt
 from ..core import paths
 from ..core.errors import TracerError
 from ..core.validation import expand_path
-from ..core.defaults import AUTO_VERIFY_K, DENSE_THRESHOLD, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
+from ..core.defaults import DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
@@ -39,6 +39,7 @@ from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, Expan
                        Traced, Verified, VerifyFailed)
 from .model import Exploration, Expansion, TraceRequest
 from .options import Options
+from .research import ResearchActions
 from .screens.ask import AskScreen
 from .contrast_settings import ContrastSettings
 from .screens.contrast import ContrastScreen
@@ -69,7 +70,7 @@ def default_factory(options: Options):
     return load
 
 
-class TracerApp(EngineJobs, App):
+class TracerApp(ResearchActions, EngineJobs, App):
     CSS_PATH = "app.tcss"
     TITLE = "tracer-tui"
     BINDINGS = bindings("app")
@@ -80,7 +81,9 @@ class TracerApp(EngineJobs, App):
         self.options = options or Options()
         self.animation_level = "none"  # spinners and slides repaint over SSH
         self.timing = timing or Timing()
-        self.ex = Exploration()  # the one state: change it only through set_state
+        self.notes: list[str] = []  # start-up problems shown once the screen is up
+        self.load_remembered()  # self.settings: theme, auto-verify, dense threshold, … from the last run
+        self.ex = Exploration(TraceRequest("", upstream=self.settings.upstream))  # the one state: see set_state
         self.live_trace = None  # the engine Trace behind ex.trace: for jobs only, under engine_lock
         self.gen = 0  # newest trace request
         self.trace_gen = -1  # request that produced the trace on screen
@@ -90,7 +93,6 @@ class TracerApp(EngineJobs, App):
         self.save_lock = threading.Lock()
         self.save_seq = 0
         self.load_error: str | None = None  # why the model did not load (no trace can run)
-        self.notes: list[str] = []  # start-up problems shown once the screen is up
         self._pending: tuple | None = None  # a trace requested before the model was ready
         self._tokens_prompt = ""
         self.session_path: Path | None = None
@@ -98,8 +100,8 @@ class TracerApp(EngineJobs, App):
         self.last_sample = None  # the sample prompt opened last (its undesired_rule seeds the contrast screen)
         self.contrast_settings = ContrastSettings()
         self.look_for: str | None = None  # a latent (SITE:LATENT) to point at after the next trace
-        self.auto_verify_k = AUTO_VERIFY_K  # rows of each new level ablated for real (0: off); saved in the session
-        self.dense_threshold = DENSE_THRESHOLD  # latents firing on more than this share of tokens are marked dense
+        self.auto_verify_k = self.settings.auto_verify_k  # rows of each new level ablated for real (0: off)
+        self.dense_threshold = self.settings.dense_threshold  # latents firing on more than this share are dense
         self.verify_seq: dict[str, int] = {}  # level -> its newest verify request (older results are dropped)
         self.verify_workers: dict[str, Worker] = {}  # level -> its running verify job
         self._load_factory = tracer_factory
@@ -157,8 +159,11 @@ class TracerApp(EngineJobs, App):
 
     def on_mount(self) -> None:
         self.theme = self._initial_theme
-        self.theme_changed_signal.subscribe(self, lambda _theme: self._apply_theme_colours())
+        self.theme_changed_signal.subscribe(self, lambda theme: (self._apply_theme_colours(),
+                                                                 self.remember_theme(theme.name)))
         self._apply_theme_colours()
+        self.tree.hide_dense, self.tree.default_sort = self.settings.hide_dense, self.settings.sort
+        self.set_dense_threshold(self.dense_threshold)
         keymap, error = load_keymap(self._keymap_path)
         if keymap:
             self.keymap = keymap
@@ -186,7 +191,7 @@ class TracerApp(EngineJobs, App):
         for spec in specs.values():
             self.register_theme(to_textual(spec))
         self.theme_names = sorted(specs)
-        wanted = self.options.theme or DEFAULT_THEME
+        wanted = self.options.theme or self.settings.theme or DEFAULT_THEME
         if wanted not in specs:
             self.notes.append(f"unknown theme {wanted!r} (available: {', '.join(self.theme_names)}); "
                               f"using {DEFAULT_THEME}")
@@ -303,7 +308,8 @@ class TracerApp(EngineJobs, App):
             return
         self.live_trace, self.trace_gen = msg.live, msg.gen
         self.ablate_gen += 1  # an ablation of the previous trace is stale
-        self.set_state(Exploration(request=msg.request, trace=msg.trace, **(msg.replay or {})), rebuild=True)
+        self.set_state(Exploration(request=msg.request, trace=msg.trace, **(msg.replay or self.kept_marks(msg.request))),
+                       rebuild=True)
         strip = self.query_one(TokenStrip)
         if msg.request.prompt == self.prompt_input.value:
             strip.traced = msg.trace.target.position
@@ -416,8 +422,8 @@ class TracerApp(EngineJobs, App):
             return
         key = str(row.node.id)
         details = self.ex.details.get(key)
-        pane.show(render_node(row.node, row.parent, details, self.ex.ablations.get(key),
-                              self.ex.verify_pair(row.parent, key), self.dense_threshold))
+        pane.show(self.with_note(render_node(row.node, row.parent, details, self.ex.ablations.get(key),
+                                             self.ex.verify_pair(row.parent, key), self.dense_threshold), key))
         if details is None:
             self.details_job(self.trace_gen, self.live_trace, row.node.id)
 
@@ -445,6 +451,9 @@ class TracerApp(EngineJobs, App):
         ablations = dict(self.ex.ablations)
         if key in ablations:
             del ablations[key]
+        elif self.mean_mode:  # M: to the latent's mean activation (its scale is found in a job)
+            self.ablate_group(f"{fmt.node_name(node.id)}", ids=[key])
+            return
         else:
             ablations[key] = 0.0
         self._apply_ablations(ablations)
@@ -498,7 +507,7 @@ class TracerApp(EngineJobs, App):
         r = msg.result
         self.set_state(self.ex.with_(ablation=r))
         self.status.info(f"ablated {len(r.interventions)}: {fmt.num(r.value)}, Δ {fmt.signed(r.delta)} "
-                         f"(est {fmt.signed(r.estimated_delta)})")
+                         f"(est {fmt.signed(r.estimated_delta)})" + self.group_note(msg.ablate_gen))
         self.autosave()
 
     def on_ablate_failed(self, msg: AblateFailed) -> None:
@@ -619,22 +628,6 @@ class TracerApp(EngineJobs, App):
                 return node
         return None
 
-    def action_sort_level(self) -> None:
-        """Order the highlighted level by actual Δ (largest real effect first), or back by the estimate."""
-        trace, row = self.ex.trace, self.tree.row
-        if trace is None or row is None or row.kind not in ("root", "node", "more"):
-            self.status.error("highlight a row of a level first")
-            return
-        parent = row.parent if row.kind != "root" else TARGET
-        if parent not in self.ex.by_actual and parent not in self.ex.verify:
-            self.status.error(f"level {parent} has no actual Δ yet: wait for its verify, or press v")
-            return
-        key = row.key
-        by_actual = self.ex.by_actual ^ {parent}
-        self.set_state(self.ex.with_(by_actual=by_actual), rebuild=True)
-        self.tree.select_key(key, parent)
-        self.status.info(f"level {parent}: sorted by {'actual' if parent in by_actual else 'estimated'} Δ")
-
     # ---- settings: auto-verify, upstream mode -----------------------------------------------------------------
     def action_auto_verify(self) -> None:
         def done(text: str | None) -> None:
@@ -648,6 +641,7 @@ class TracerApp(EngineJobs, App):
                 self.status.error(f"rows to verify must be a whole number >= 0 (0 = off), got {text!r}")
                 return
             self.auto_verify_k = k
+            self.remember(auto_verify_k=k)
             if k == 0:
                 self._cancel_verifies()
             self.status.info("auto-verify off: v verifies a level" if k == 0 else
@@ -669,6 +663,7 @@ class TracerApp(EngineJobs, App):
                 self.status.error(f"dense threshold must be a percentage of tokens from 0 to 100, got {text!r}")
                 return
             self.set_dense_threshold(pct / 100)
+            self.remember(dense_threshold=pct / 100)
             self.status.info(f"latents firing on more than {pct:g}% of tokens are marked dense")
             self.autosave()
 
@@ -684,6 +679,7 @@ class TracerApp(EngineJobs, App):
         """Children from the nearest upstream level, or from every upstream site pooled (traces again)."""
         r = self.ex.request
         upstream = UPSTREAM_MODES[(UPSTREAM_MODES.index(r.upstream) + 1) % len(UPSTREAM_MODES)]
+        self.remember(upstream=upstream)
         trace = self.ex.trace
         if trace is None:
             self.set_state(self.ex.with_(request=r.with_(upstream=upstream)))
@@ -767,6 +763,8 @@ class TracerApp(EngineJobs, App):
             self.gen += 1  # whatever the cancelled trace returns is now stale
         if self._cancel_verifies() or cancelled:
             self.status.info("cancelled")
+        elif self.focused is not self.prompt_input and self.clear_filter():
+            pass  # Esc in the tree drops the `/` filter
         elif self.focused is self.prompt_input:
             self.tree.focus()  # nothing to cancel: Esc leaves the prompt, so letter keys act again
 
@@ -890,7 +888,10 @@ class TracerApp(EngineJobs, App):
                                     target={"token": t.token, "id": t.id, "position": t.position},
                                     metric=t.metric, foil=t.foil, expanded=expanded, ablations=ablations,
                                     graph=to_node_link(live.graph()), upstream=ex.request.upstream,
-                                    auto_verify_k=auto_verify_k, dense_threshold=dense_threshold)
+                                    auto_verify_k=auto_verify_k, dense_threshold=dense_threshold,
+                                    pins=list(ex.pins), notes=dict(ex.notes),
+                                    mean_ablated=[k for k in ex.ablations if ex.is_mean(k)], filter=ex.filter,
+                                    sort=dict(ex.sort))
 
         return build
 

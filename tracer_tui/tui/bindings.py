@@ -24,7 +24,7 @@ class Key:
 KEYS: list[Key] = [
     Key("app", "f1,question_mark", "help", "Help", "show every key with what it does", "help", True),
     Key("app", "escape", "cancel", "Cancel", "cancel the running trace or job", "cancel"),
-    Key("app", "i,slash", "edit_prompt", "Prompt", "edit the prompt (Enter traces the top prediction)",
+    Key("app", "i", "edit_prompt", "Prompt", "edit the prompt (Enter traces the top prediction)",
         "edit-prompt"),
     Key("app", "t", "pick_position", "Position", "pick a position in the token strip (target = its next token)",
         "pick-position"),
@@ -44,8 +44,25 @@ KEYS: list[Key] = [
     Key("app", "b", "show_ablations", "Ablations", "list active ablations (remove one with d)", "ablation-list"),
     Key("app", "v", "verify", "Verify",
         "verify the highlighted level with more rows (real single ablations: estimated vs actual Δ)", "verify", True),
-    Key("app", "f", "sort_level", "Sort", "order the highlighted level by actual Δ (largest real effect first), "
-        "or back by the estimate", "sort-level"),
+    Key("app", "f", "sort_level", "Sort", "order the highlighted level by |estimate| → actual Δ → position → … "
+        "(remembered)", "sort-level"),
+    # Research tools (tui/research.py): filter, copy, pins, notes, group and mean ablation, DAG occurrences.
+    Key("app", "slash", "filter_tree", "Filter", "filter the tree: label, token, site, L2 (layer), @5 (position), "
+        "#123 (latent); Esc clears", "filter"),
+    Key("app", "D", "toggle_hide_dense", "Hide dense", "hide or show dense latents (remembered)", "hide-dense"),
+    Key("app", "y", "copy_node", "Copy id", "copy the highlighted node id (OSC 52 clipboard: works over SSH)",
+        "copy-id"),
+    Key("app", "P", "toggle_pin", "Pin", "pin or unpin the highlighted node ⚑ (saved in the session)", "pin"),
+    Key("app", "J", "next_pin", "Next pin", "jump to the next pinned node", "next-pin"),
+    Key("app", "N", "edit_note", "Note", "write a note on the highlighted node (details pane; saved)", "note"),
+    Key("app", "O", "next_occurrence", "Occurrences", "jump to the node's next occurrence (⋔N: reached by N paths)",
+        "next-occurrence"),
+    Key("app", "A", "ablate_level", "Ablate top k", "ablate the level's top rows together: its verified rows, "
+        "else all shown (again: undo)", "ablate-level"),
+    Key("app", "E", "ablate_everywhere", "Ablate everywhere", "ablate the highlighted latent at every position "
+        "where it is active (again: undo)", "ablate-everywhere"),
+    Key("app", "M", "toggle_mean_mode", "Mean mode", "a, A and E ablate to the latent's mean activation, not 0 "
+        "(remembered)", "mean-mode"),
     Key("app", "w", "auto_verify", "Auto-verify", "how many rows of each new level to verify by real ablation "
         "(0 = off; saved in the session)", "auto-verify"),
     Key("app", "u", "toggle_upstream", "Upstream", "children from the nearest upstream level, or from all upstream "

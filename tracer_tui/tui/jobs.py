@@ -20,8 +20,8 @@ from ..core.errors import TracerError
 from ..core.nodes import TARGET
 from . import model
 from .messages import (AblateFailed, Ablated, DetailsFailed, DetailsReady, ExpandFailed, Expanded, ExportFailed,
-                       Loaded, LoadFailed, LoadProgress, Located, Notice, ResumeFailed, Tokenized, TraceFailed,
-                       Traced, Verified, VerifyFailed)
+                       GroupFailed, GroupResolved, Loaded, LoadFailed, LoadProgress, Located, Notice, ResumeFailed,
+                       Tokenized, TraceFailed, Traced, Verified, VerifyFailed)
 from .wording import describe
 
 
@@ -113,7 +113,10 @@ class EngineJobs:
                 expanded = tuple(model.Expansion(e["node"], e["offset"]) for e in session.expanded)
                 ablation = replay(trace, expanded, session.ablations, self.top_k, cancelled)
                 extra = {"expanded": expanded, "ablations": model.frozen_map(session.ablations),
-                         "ablation": ablation}
+                         "ablation": ablation, "pins": tuple(session.pins), "notes": model.frozen_map(session.notes),
+                         "mean_scales": model.frozen_map({k: session.ablations[k] for k in session.mean_ablated
+                                                          if k in session.ablations}),
+                         "filter": session.filter, "sort": model.frozen_map(session.sort)}
             return trace, model.snapshot(trace), extra
 
         failure = TraceFailed if session is None else ResumeFailed
@@ -141,6 +144,25 @@ class EngineJobs:
         self._run(cancelled, lambda: trace.ablate(ablations),
                   lambda result, _s: Ablated(gen, ablate_gen, result),
                   lambda why: AblateFailed(gen, why, ablate_gen))
+
+    @work(thread=True, exclusive=True, group="group", exit_on_error=False)
+    def group_job(self, gen: int, trace, what: str, ids: list[str] | None, everywhere: str | None,
+                  mean: bool, means=None) -> None:
+        """Resolve a group ablation: ``ids``, or the latent ``everywhere`` at each position where it is active;
+        scale 0, or (``mean``) the scale to each latent's mean activation (computed once, then ``means``)."""
+        from ..engine import groups
+
+        cancelled = self._cancel_check(lambda: gen == self.trace_gen)
+
+        def call():
+            nodes = groups.active_positions(trace, everywhere) if everywhere is not None else list(ids)
+            if not mean:
+                return {n: 0.0 for n in nodes}, means
+            found = means if means is not None else groups.latent_means(trace.tracer, should_cancel=cancelled)
+            return groups.mean_scales(trace, nodes, found), found
+
+        self._run(cancelled, call, lambda r, _s: GroupResolved(gen, what, r[0], r[1]),
+                  lambda why: GroupFailed(gen, why))
 
     @work(thread=True, group="verify", exit_on_error=False)
     def verify_job(self, gen: int, seq: int, trace, parent: str, k: int, auto: bool = False, more: int = 0) -> None:

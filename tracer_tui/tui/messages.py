@@ -74,6 +74,16 @@ class DetailsReady(Message):
 
 
 @dataclass
+class GroupResolved(Message):
+    """The nodes one key ablates (A, E, or a in mean mode) with their scales, ready to apply."""
+
+    gen: int
+    what: str  # for the status line: "the top 5 of target", "L1:12 at 3 positions"
+    scales: dict  # node id -> scale (0: zero; ā/a: to the mean activation)
+    means: Any = None  # the latent means the job computed (kept by the app for the next mean ablation)
+
+
+@dataclass
 class Notice(Message):
     text: str
     error: bool = False
@@ -119,6 +129,11 @@ class ExpandFailed(JobFailed):
 @dataclass
 class AblateFailed(JobFailed):
     ablate_gen: int = 0
+    what: ClassVar[str] = "ablate"
+
+
+@dataclass
+class GroupFailed(JobFailed):
     what: ClassVar[str] = "ablate"
 
 

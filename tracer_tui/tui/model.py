@@ -159,13 +159,22 @@ class Exploration:
     expanded: tuple[Expansion, ...] = ()  # pages in the order they were loaded
     details: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # node id -> details pane data (read-only mappings)
     verifying: frozenset[str] = frozenset()  # levels (parent keys) whose verify job is running
-    by_actual: frozenset[str] = frozenset()  # levels shown sorted by actual Δ instead of the estimate
+    sort: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # level -> tree_filter.SORTS (f); else default
+    filter: str = ""  # the tree's `/` filter (tree_filter.matches)
+    pins: tuple[str, ...] = ()  # pinned node ids, in the order pinned (saved in the session)
+    notes: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # node id -> the user's note (saved)
+    mean_scales: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # node id -> scale to its mean (M)
 
     def with_(self, **changes) -> Exploration:
-        for name in ("ablations", "verify", "details"):
+        for name in ("ablations", "verify", "details", "sort", "notes", "mean_scales"):
             if name in changes and not isinstance(changes[name], MappingProxyType):
                 changes[name] = frozen_map(changes[name])
         return replace(self, **changes)
+
+    def is_mean(self, key: str) -> bool:
+        """Is the node ablated to its mean activation (its scale is still the one M gave it)?"""
+        scale = self.ablations.get(key)
+        return scale is not None and self.mean_scales.get(key) == scale
 
     def verify_pair(self, parent: str, node_id: str):
         result = self.verify.get(parent)

@@ -23,9 +23,10 @@ LEGEND = [
     ("≠", "the actual Δ has the other sign than the estimate: the tree gets this row's direction wrong"),
     ("ρ  signs", "in a level's header: Spearman ρ between estimated and actual Δ over the verified rows (1 = "
      "ranked right), and how many of them have the sign the estimate says"),
-    ("↓", "in a level's header: the column the level is ordered by (f switches between est Δ and act Δ)"),
+    ("↓", "in a level's header: the column the level is ordered by (f cycles est Δ, act Δ, position ↓pos)"),
+    ("⚑  ⋔2", "a pinned node (P; J jumps between pins) / a node reached by 2 paths (O jumps between its rows)"),
     ("dense", "the latent fires on more than 10% of tokens: likely not one concept (details pane: its density)"),
-    ("⊘ ×2", "zero-ablated / scaled latent"),
+    ("⊘ ×2 μ", "zero-ablated / scaled latent / moved to its mean activation (M)"),
     ("a=", "the latent's activation (error nodes: the norm of what the SAE misses)"),
 ]
 

@@ -19,13 +19,15 @@ from textual.widgets.tree import TreeNode, UnknownNodeID
 from ...core.defaults import DENSE_THRESHOLD
 from ...core.nodes import TARGET
 from .. import format as fmt
+from .. import tree_filter
 from ..bindings import bindings
 
 
 
 @dataclass
 class Row:
-    kind: str  # "root", "node", "level" (a level's header: its columns and verify), "more", "loading", "note"
+    kind: str  # "root", "node", "level" (a level's header: its columns and verify), "more", "loading", "note",
+    # "filter" (what the `/` filter and hidden dense latents leave out)
     node: Any = None  # model.NodeRec for "node" rows
     parent: str = TARGET  # key of the level this row belongs to (snapshot.children key)
     text: str = ""
@@ -60,6 +62,10 @@ class LatentTree(Tree[Row]):
         self.guide_depth = 3
         self.ex = exploration  # model.Exploration: replaced (never changed) by the app through show_state
         self.dense_threshold = DENSE_THRESHOLD  # the app sets the user's setting
+        self.hide_dense = False  # the app sets the user's setting (D)
+        self.default_sort = tree_filter.SORTS[0]  # a level's order until f picks another (the user's setting)
+        self._shown: set[str] | None = None  # node ids that pass the filter (None: all), set on each rebuild
+        self._parents: tuple = (None, {})  # (snapshot, node id -> levels it appears in), for the DAG mark
         self.colours = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff",
                         "sign-flip": "#d7af00"}
         self._largest: dict[tuple[str, int], float] = {}  # (level, rows loaded) -> largest |attribution|
@@ -83,6 +89,9 @@ class LatentTree(Tree[Row]):
         self._largest.clear()
         self.root.data = Row("root")
         self.root.allow_expand = True
+        self._shown = tree_filter.shown_keys(trace, self.ex.filter, self.hide_dense, self.dense_threshold)
+        if self._shown is not None:
+            self.root.add_leaf("", data=Row("filter"))
         opened: set[str] = set()
         self._fill(self.root, TARGET, trace, expanded or set(), opened)
         self.root.expand()
@@ -105,6 +114,13 @@ class LatentTree(Tree[Row]):
         ``trace``: the snapshot that holds the page (default: the state's), for which rows can expand."""
         self.drop_placeholders(tree_node)
         trace = trace or self.ex.trace
+        hidden = 0
+        if self._shown is not None:  # under a filter, rows are filtered as their pages come
+            self._shown |= tree_filter.shown_keys(trace, self.ex.filter, self.hide_dense, self.dense_threshold) or set()
+            hidden = sum(str(n.id) not in self._shown for n in trace.children.get(key, nodes))
+            nodes = [n for n in nodes if str(n.id) in self._shown]
+            if hidden and key != TARGET:  # the root level's are counted on the filter's own line
+                tree_node.add_leaf("", data=Row("filter", parent=key, remaining=hidden))
         if offset == 0 and nodes:
             tree_node.add_leaf("", data=Row("level", parent=key))
         for node in self.ordered(key, nodes):
@@ -114,20 +130,59 @@ class LatentTree(Tree[Row]):
             else:
                 tree_node.add_leaf("", data=row)
         loaded = offset + len(nodes)
-        if not nodes and offset == 0:
+        if not nodes and offset == 0 and not hidden:
             tree_node.add_leaf("", data=Row("note", parent=key, text="no upstream nodes (first SAE site or none active)"))
         elif total > loaded:
             tree_node.add_leaf("", data=Row("more", parent=key, loaded=loaded, remaining=total - loaded))
 
+    def sort_of(self, key: str) -> str:
+        return self.ex.sort.get(key, self.default_sort)
+
     def ordered(self, key: str, nodes):
-        """A level's rows in the order shown: by the estimate (as ranked), or, when the level is switched to
-        actual Δ (``f``), verified rows first by |actual Δ| (largest real effect first), then the others."""
-        v = self.ex.verify.get(key)
-        if key not in self.ex.by_actual or v is None:
-            return list(nodes)
-        actual = {str(p.id): p.actual for p in v.pairs}
-        verified = sorted((n for n in nodes if str(n.id) in actual), key=lambda n: -abs(actual[str(n.id)]))
-        return verified + [n for n in nodes if str(n.id) not in actual]
+        """A level's rows in the order shown (``f`` cycles it: see ``tree_filter.order``)."""
+        return tree_filter.order(nodes, self.sort_of(key), self.ex.verify.get(key))
+
+    def shown_keys(self) -> set[str] | None:
+        """Node ids the filter lets through (None: no filter, every row is shown)."""
+        return self._shown
+
+    def all_rows(self) -> list[TreeNode]:
+        """Every built node row, collapsed branches included, in tree order."""
+        out: list[TreeNode] = []
+
+        def walk(node: TreeNode) -> None:
+            for child in node.children:
+                if child.data is not None and child.data.kind == "node":
+                    out.append(child)
+                walk(child)
+
+        walk(self.root)
+        return out
+
+    def occurrences(self, key: str) -> list[TreeNode]:
+        return [r for r in self.all_rows() if r.data.key == key]
+
+    def jump_to(self, rows: list[TreeNode]) -> TreeNode | None:
+        """Move the cursor to the first of ``rows`` after the cursor in tree order (wrapping), opening its
+        branch."""
+        if not rows:
+            return None
+        order = {id(r): i for i, r in enumerate(self.all_rows())}
+        here = order.get(id(self.cursor_node), -1)
+        target = next((r for r in rows if order[id(r)] > here), rows[0])
+        up = target.parent
+        while up is not None:
+            up.expand()
+            up = up.parent
+        self.call_after_refresh(self.cursor_to, target)  # the opened rows get their lines on the next refresh
+        return target
+
+    def parents_of(self, key: str) -> tuple[str, ...]:
+        """The loaded levels node ``key`` appears in (several: reached by several paths)."""
+        trace = self.ex.trace
+        if self._parents[0] is not trace:
+            self._parents = (trace, tree_filter.parents_of(trace))
+        return self._parents[1].get(key, ())
 
     def select_key(self, key: str | None, parent: str) -> None:
         """Put the cursor on the row showing ``key`` at level ``parent`` (the root row for "target")."""
@@ -152,7 +207,8 @@ class LatentTree(Tree[Row]):
 
     def drop_placeholders(self, tree_node: TreeNode) -> None:
         for child in list(tree_node.children):
-            if child.data is not None and child.data.kind in ("loading", "more", "note"):
+            if child.data is not None and (child.data.kind in ("loading", "more", "note")
+                                           or child.data.kind == "filter" and child.data.remaining):
                 child.remove()
 
     def alive(self, tree_node: TreeNode | None) -> bool:
@@ -306,6 +362,8 @@ class LatentTree(Tree[Row]):
             return Text(f"… {row.remaining} more (Enter loads the next page)", style="italic dim")
         if row.kind == "loading":
             return Text(row.text or "loading…", style="italic")
+        if row.kind == "filter":
+            return self.filter_text(row)
         return Text(row.text, style="dim italic")
 
     def root_text(self, brief: int = 0) -> Text:
@@ -334,6 +392,27 @@ class LatentTree(Tree[Row]):
             text.append(" → ablating…", "italic")
         return text
 
+    def filter_text(self, row: Row) -> Text:
+        """What the filter leaves out: on top, 'filter: paris · 3 of 41 rows'; in a level, its hidden rows."""
+        undo = " · ".join((["Esc clears"] if self.ex.filter else []) + (["D shows dense"] if self.hide_dense else []))
+        if row.remaining:
+            return Text(f"{row.remaining} row(s) hidden here ({undo})", style="dim italic")
+        shown, total = tree_filter.counts(self.ex.trace, self._shown)
+        what = [f"filter: {self.ex.filter}"] if self.ex.filter else []
+        if self.hide_dense:
+            what.append("dense hidden")
+        return Text(f"{' · '.join(what)} · {shown} of {total} rows ({undo})", style="bold")
+
+    def marks(self, key: str) -> Text:
+        """After the node's name: ⚑ a pinned node; ⋔N a node reached by N paths (O jumps between its rows)."""
+        text = Text()
+        if key in self.ex.pins:
+            text.append("⚑", Style(color=self.colours["sign-flip"], bold=True))
+        paths = len(self.parents_of(key))
+        if paths > 1:
+            text.append(f"⋔{paths}", Style(color=self.colours["ablated"]))
+        return Text(" ") + text if text else text
+
     def _level_largest(self, parent: str, siblings) -> float:
         """Largest |attribution| among a level's loaded rows (the bar's scale), computed once per page load."""
         key = (parent, len(siblings))
@@ -350,13 +429,18 @@ class LatentTree(Tree[Row]):
             head = f"{'attr':>6} {'':{fmt.BAR_WIDTH}} {'%':>4}"
             tail = ("verifying top rows by real ablation…" if parent in self.ex.verifying
                     else "estimates only · v verifies")
+            if self.sort_of(parent) == "position":
+                tail = "↓pos · " + tail
             return Text.assemble(("  " + head + "  ", "dim"), (tail, "italic dim"))
-        by_actual = parent in self.ex.by_actual  # ↓ marks the column the level is ordered by (f switches)
-        est, act = ("est Δ", "↓act Δ") if by_actual else ("↓est Δ", "act Δ")
+        sort = self.sort_of(parent)  # ↓ marks the column the level is ordered by (f cycles)
+        est, act = {"estimate": ("↓est Δ", "act Δ"), "actual": ("est Δ", "↓act Δ")}.get(sort, ("est Δ", "act Δ"))
+        mark = {"estimate": " ↓est", "actual": " ↓act"}.get(sort, " ↓pos")
         if brief >= 2:
-            return Text.assemble((fmt.verify_summary(v), "bold"), (" ↓act" if by_actual else " ↓est", "dim"))
+            return Text.assemble((fmt.verify_summary(v), "bold"), (mark, "dim"))
         head = f"{est:>7} {act:>7}" + ("" if brief else f"  {'%':>4}")
         text = Text.assemble(("  " + head + " ", "dim"), (fmt.verify_summary(v), "bold"))
+        if sort == "position":
+            text.append(" ↓pos", "dim")
         if parent in self.ex.verifying:
             text.append(" verifying more…", "italic dim")
         return text
@@ -374,7 +458,8 @@ class LatentTree(Tree[Row]):
         text = Text()
         scale = self.ex.ablations.get(key)
         if scale is not None:
-            text.append(fmt.scale(scale) + " ", Style(color=self.colours["ablated"], bold=True))
+            mark = "μ" if self.ex.is_mean(key) else fmt.scale(scale)  # μ: moved to its mean activation (M)
+            text.append(mark + " ", Style(color=self.colours["ablated"], bold=True))
         if row.parent in self.ex.verify:  # a verified level: estimated and actual Δ side by side
             pair = self.ex.verify_pair(row.parent, key)
             text.append(f"{fmt.signed(-node.attribution):>7}", sign_style)
@@ -391,6 +476,7 @@ class LatentTree(Tree[Row]):
             text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
         text.append(" " + fmt.pct(share) + " ")
         text.append(fmt.node_name(node.id), "bold" if scale is None else Style(bold=True, strike=True))
+        text.append_text(self.marks(key))
         if node.is_dense(self.dense_threshold):
             text.append(" dense", Style(color=self.colours["sign-flip"], italic=True))
         text.append(" " + fmt.token(node.token))
