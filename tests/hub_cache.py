@@ -7,7 +7,8 @@
 
 Point ``HF_HOME`` at the returned root and set ``HF_HUB_OFFLINE=1``: TransformerLens, transformers and SAE-Lens
 then resolve ``gpt2`` and registry SAEs (``RELEASE/ID``) from these files exactly as from a real cache, with no
-network. The model is a GPT-2 (``GPT2LMHeadModel``) with d_model 64, 2 layers, 2 heads; every SAE reads it.
+network. The model is a GPT-2 (``GPT2LMHeadModel``) with d_model 64, 8 layers (enough for
+``gpt2-small-resid-post-v5-32k/blocks.7.hook_resid_post``), 2 heads; every SAE reads it.
 
 Files per repo (what each library actually reads, found by running the loaders offline):
 
@@ -17,7 +18,8 @@ Files per repo (what each library actually reads, found by running the loaders o
 - ``jbloom/GPT2-Small-SAEs-Reformatted`` (release ``gpt2-small-res-jb``, SAE-Lens format, standard):
   ``blocks.L.hook_resid_pre/{cfg.json, sae_weights.safetensors, sparsity.safetensors}``.
 - ``jbloom/GPT2-Small-OAI-v5-32k-resid-post-SAEs`` (``gpt2-small-resid-post-v5-32k``, TopK with
-  ``normalize_activations: layer_norm``): ``v5_32k_layer_L.pt/{cfg.json, sae_weights.safetensors}`` (no sparsity).
+  ``normalize_activations: layer_norm``): ``v5_32k_layer_L.pt/{cfg.json, sae_weights.safetensors}`` (no sparsity),
+  layers 1 and 7.
 - ``ckkissane/attn-saes-gpt2-small-all-layers`` (``gpt2-small-hook-z-kk``, hook_z): ``<path>.pt`` (a torch
   state dict) and ``<path>_cfg.json``.
 - ``google/gemma-scope-2b-pt-res`` (``gemma-scope-2b-pt-res``, JumpReLU ``params.npz``): SAE-Lens hard-codes
@@ -25,6 +27,10 @@ Files per repo (what each library actually reads, found by running the loaders o
   the smallest real shape (``embedding/width_4k``: 2304 x 4096) to prove the loader and the model-mismatch refusal.
 - ``mwhanna/qwen3-0.6b-transcoders-lowl0`` (``mwhanna-qwen3-0.6b-transcoders-lowl0``, a transcoder):
   ``layer_L.safetensors``, ``wandb-config.yaml`` (d_model 64, so it fits the tiny GPT-2's width), ``config.yaml``.
+  No transcoder release SAE-Lens lists fits a model small enough to cache here (see docs/compatibility.md), so
+  this one proves the loader and its refusal by hook.
+
+Only the first two layers have res-jb and hook-z SAEs: the rest of each release stays "missing from the cache".
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import tempfile
 from pathlib import Path
 
 D_MODEL = 64
-N_LAYERS = 2
+N_LAYERS = 8
 N_HEADS = 2
 N_CTX = 64
 D_SAE = 96
@@ -146,7 +152,7 @@ def add_gpt2(hub: Path) -> Path:
     return repo.snapshot
 
 
-def add_res_jb(hub: Path, layers=range(N_LAYERS)) -> None:
+def add_res_jb(hub: Path, layers=range(2)) -> None:
     """SAE-Lens format (cfg.json, sae_weights.safetensors, sparsity.safetensors), standard ReLU SAEs."""
     import torch
 
@@ -165,7 +171,7 @@ def add_res_jb(hub: Path, layers=range(N_LAYERS)) -> None:
         repo.add(f"{hook}/sparsity.safetensors", _tensors_bytes({"sparsity": log10}))
 
 
-def add_v5_32k(hub: Path, layers=range(N_LAYERS), k: int = 8) -> None:
+def add_v5_32k(hub: Path, layers=(1, 7), k: int = 8) -> None:
     """OpenAI v5 TopK SAEs reformatted for SAE-Lens, normalize_activations=layer_norm, no sparsity file."""
     repo = HubRepo(hub, "jbloom/GPT2-Small-OAI-v5-32k-resid-post-SAEs")
     for layer in layers:
@@ -181,7 +187,7 @@ def add_v5_32k(hub: Path, layers=range(N_LAYERS), k: int = 8) -> None:
         repo.add(f"{folder}/sae_weights.safetensors", _tensors_bytes(_sae_tensors(D_MODEL, D_SAE, 30 + layer)))
 
 
-def add_hook_z(hub: Path, layers=range(N_LAYERS)) -> None:
+def add_hook_z(hub: Path, layers=range(2)) -> None:
     """Connor & Rob's attention SAEs: a torch .pt state dict and a sibling _cfg.json, read on hook_z."""
     import io
 
@@ -218,7 +224,7 @@ def add_gemma_scope(hub: Path) -> None:
     HubRepo(hub, "google/gemma-scope-2b-pt-res").add(f"{GEMMA_SCOPE_ID}/params.npz", buf.getvalue())
 
 
-def add_transcoder(hub: Path, layers=range(N_LAYERS)) -> None:
+def add_transcoder(hub: Path, layers=range(2)) -> None:
     """mwhanna transcoders: ``layer_L.safetensors`` (W_enc stored transposed) + wandb-config.yaml + config.yaml."""
     import torch
 
