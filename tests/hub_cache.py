@@ -120,8 +120,11 @@ def _sae_tensors(d_in: int, d_sae: int, seed: int, extra: dict | None = None) ->
     return out
 
 
-def add_gpt2(hub: Path) -> Path:
-    """TransformerLens ``gpt2`` -> HF repo ``gpt2``: a random GPT2LMHeadModel and a small BPE tokenizer."""
+def add_gpt2(hub: Path, repo_id: str = "gpt2", full_size: bool = False, **config) -> Path:
+    """TransformerLens ``gpt2`` -> HF repo ``gpt2``: a random GPT2LMHeadModel and a small BPE tokenizer.
+
+    ``full_size``: GPT-2 small's real shapes (768 wide, 12 layers, 50257-token vocabulary, 1024 positions), so
+    loading and tracing cost what they cost on the real weights; ``config`` overrides any GPT2Config field."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -132,8 +135,10 @@ def add_gpt2(hub: Path) -> Path:
     disable_progress_bars()  # save_pretrained's "Writing model shards" bar
     tok = tiny_tokenizer()
     # n_ctx: the real gpt2 config.json has it and TransformerLens reads it (transformers 5 no longer writes it).
-    cfg = GPT2Config(vocab_size=len(tok), n_positions=N_CTX, n_ctx=N_CTX, n_embd=D_MODEL, n_layer=N_LAYERS, n_head=N_HEADS,
-                     bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+    shape = (dict(vocab_size=50257, n_positions=1024, n_ctx=1024, n_embd=768, n_layer=12, n_head=12) if full_size
+             else dict(vocab_size=len(tok), n_positions=N_CTX, n_ctx=N_CTX, n_embd=D_MODEL, n_layer=N_LAYERS,
+                       n_head=N_HEADS))
+    cfg = GPT2Config(**{**shape, **config}, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                      architectures=["GPT2LMHeadModel"])
     torch.manual_seed(0)
     model = GPT2LMHeadModel(cfg)
@@ -141,8 +146,8 @@ def add_gpt2(hub: Path) -> Path:
         g = _gen(0)
         for p in model.parameters():
             if p.dim() > 1:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-    repo = HubRepo(hub, "gpt2")
+                p.copy_(torch.randn(p.shape, generator=g) * (0.3 if not full_size else 0.02))
+    repo = HubRepo(hub, repo_id)
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
@@ -152,22 +157,27 @@ def add_gpt2(hub: Path) -> Path:
     return repo.snapshot
 
 
-def add_res_jb(hub: Path, layers=range(2)) -> None:
-    """SAE-Lens format (cfg.json, sae_weights.safetensors, sparsity.safetensors), standard ReLU SAEs."""
+def add_res_jb(hub: Path, layers=range(2), d_in: int = D_MODEL, d_sae: int = D_SAE, post: tuple = (),
+               b_enc=None) -> None:
+    """SAE-Lens format (cfg.json, sae_weights.safetensors, sparsity.safetensors), standard ReLU SAEs: on
+    ``blocks.L.hook_resid_pre`` for each of ``layers`` and ``blocks.L.hook_resid_post`` for each of ``post``.
+    ``b_enc(hook)``: one encoder bias for all of that SAE's latents (to set how many fire), else random."""
     import torch
 
     repo = HubRepo(hub, "jbloom/GPT2-Small-SAEs-Reformatted")
-    for layer in layers:
-        hook = f"blocks.{layer}.hook_resid_pre"
+    hooks = [(f"blocks.{layer}.hook_resid_pre", layer) for layer in layers]
+    hooks += [(f"blocks.{layer}.hook_resid_post", layer) for layer in post]
+    for i, (hook, layer) in enumerate(hooks):
         # A pre-6.0 config, as the real release ships it (SAE-Lens converts it on load).
         repo.add_json(f"{hook}/cfg.json", {
             "model_name": "gpt2-small", "hook_point": hook, "hook_point_layer": layer, "hook_point_head_index": None,
-            "d_in": D_MODEL, "d_sae": D_SAE, "dtype": "torch.float32", "device": "cpu", "context_size": 128,
+            "d_in": d_in, "d_sae": d_sae, "dtype": "torch.float32", "device": "cpu", "context_size": 128,
             "apply_b_dec_to_input": True, "activation_fn_str": "relu", "prepend_bos": True,
             "dataset_path": "Skylion007/openwebtext", "normalize_activations": False,
         })
-        repo.add(f"{hook}/sae_weights.safetensors", _tensors_bytes(_sae_tensors(D_MODEL, D_SAE, 10 + layer)))
-        log10 = torch.rand(D_SAE, generator=_gen(20 + layer)) * -4  # log10 firing rates in (-4, 0]
+        extra = {"b_enc": torch.full((d_sae,), float(b_enc(hook)))} if b_enc else None
+        repo.add(f"{hook}/sae_weights.safetensors", _tensors_bytes(_sae_tensors(d_in, d_sae, 10 + i, extra)))
+        log10 = torch.rand(d_sae, generator=_gen(20 + i)) * -4  # log10 firing rates in (-4, 0]
         repo.add(f"{hook}/sparsity.safetensors", _tensors_bytes({"sparsity": log10}))
 
 
