@@ -3,9 +3,9 @@
 No network is needed: a synthetic Hugging Face cache with GPT-2 small's real shapes (768 wide, 12 layers, 50257-token
 vocabulary) and 13 SAEs shaped like gpt2-small-res-jb (768 x 24576, standard ReLU, real file layout) is built once
 (tests/hub_cache.py), with random weights. The compute is the same as on the real weights; the tokenizer is the test
-suite's small BPE, so prompts are chosen by token count. Each SAE's encoder bias is set so that about 50 latents fire
-per token (a realistic L0, measured on the random model first), since the number of active latents drives a trace's
-cost.
+suite's small BPE, so prompts are chosen by token count. Each SAE's encoder bias is set for about 50 active latents
+per token (calibrated on the random model's activations; 55-78 measured), a realistic L0: the number of active
+latents drives a trace's cost.
 
 Wall times depend on what else runs on the machine: the script prints the load average, and the CPU time (user +
 system, all threads) of load and of each trace beside them. Every measurement runs in a fresh process, through the
@@ -47,7 +47,8 @@ def build(root: Path) -> None:
     model = HookedTransformer.from_pretrained("gpt2", device="cpu")
     _, cache = model.run_with_cache(long_prompt(model.tokenizer, 177), names_filter=HOOKS)
     quantile = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(1 - L0 / D_SAE)).item()
-    sigma = {h: float(cache[h][0, 1:].norm(dim=-1).mean()) / 768**0.5 for h in HOOKS}
+    # |x - b_dec|^2 = |x|^2 + |b_dec|^2 on average, b_dec ~ N(0, 0.05^2) per entry (hub_cache._sae_tensors).
+    sigma = {h: float((cache[h][0, 1:].norm(dim=-1) ** 2 + 0.05**2 * 768).sqrt().mean()) / 768**0.5 for h in HOOKS}
     del model, cache
     hub_cache.add_res_jb(hub, layers=range(12), post=(11,), d_in=768, d_sae=D_SAE,
                          b_enc=lambda hook: -quantile * sigma[hook])
@@ -110,8 +111,8 @@ def measure(root: Path, threads: int, repeat: int) -> dict:
     subprocess.run([sys.executable, "-m", "tracer_tui.cli", "trace", prompts["short"], "--model", "gpt2", "--sae",
                     "gpt2-small-res-jb", "--device", "cpu"], env=env, capture_output=True, text=True, check=True)
     numbers["cli_trace_short_wall_s"] = time.perf_counter() - start
-    weights = sum(f.stat().st_size for f in (root / "hub").rglob("blobs/*"))
-    numbers["cache_bytes"] = weights
+    repos = ("models--gpt2", "models--jbloom--GPT2-Small-SAEs-Reformatted")
+    numbers["cache_bytes"] = sum(f.stat().st_size for r in repos for f in (root / "hub" / r / "blobs").iterdir())
     return numbers
 
 
