@@ -7,7 +7,8 @@
 
 Point ``HF_HOME`` at the returned root and set ``HF_HUB_OFFLINE=1``: TransformerLens, transformers and SAE-Lens
 then resolve ``gpt2`` and registry SAEs (``RELEASE/ID``) from these files exactly as from a real cache, with no
-network. The model is a GPT-2 (``GPT2LMHeadModel``) with d_model 64, 2 layers, 2 heads; every SAE reads it.
+network. The model is a GPT-2 (``GPT2LMHeadModel``) with d_model 64, 8 layers (enough for
+``gpt2-small-resid-post-v5-32k/blocks.7.hook_resid_post``), 2 heads; every SAE reads it.
 
 Files per repo (what each library actually reads, found by running the loaders offline):
 
@@ -17,7 +18,8 @@ Files per repo (what each library actually reads, found by running the loaders o
 - ``jbloom/GPT2-Small-SAEs-Reformatted`` (release ``gpt2-small-res-jb``, SAE-Lens format, standard):
   ``blocks.L.hook_resid_pre/{cfg.json, sae_weights.safetensors, sparsity.safetensors}``.
 - ``jbloom/GPT2-Small-OAI-v5-32k-resid-post-SAEs`` (``gpt2-small-resid-post-v5-32k``, TopK with
-  ``normalize_activations: layer_norm``): ``v5_32k_layer_L.pt/{cfg.json, sae_weights.safetensors}`` (no sparsity).
+  ``normalize_activations: layer_norm``): ``v5_32k_layer_L.pt/{cfg.json, sae_weights.safetensors}`` (no sparsity),
+  layers 1 and 7.
 - ``ckkissane/attn-saes-gpt2-small-all-layers`` (``gpt2-small-hook-z-kk``, hook_z): ``<path>.pt`` (a torch
   state dict) and ``<path>_cfg.json``.
 - ``google/gemma-scope-2b-pt-res`` (``gemma-scope-2b-pt-res``, JumpReLU ``params.npz``): SAE-Lens hard-codes
@@ -25,6 +27,10 @@ Files per repo (what each library actually reads, found by running the loaders o
   the smallest real shape (``embedding/width_4k``: 2304 x 4096) to prove the loader and the model-mismatch refusal.
 - ``mwhanna/qwen3-0.6b-transcoders-lowl0`` (``mwhanna-qwen3-0.6b-transcoders-lowl0``, a transcoder):
   ``layer_L.safetensors``, ``wandb-config.yaml`` (d_model 64, so it fits the tiny GPT-2's width), ``config.yaml``.
+  No transcoder release SAE-Lens lists fits a model small enough to cache here (see docs/compatibility.md), so
+  this one proves the loader and its refusal by hook.
+
+Only the first two layers have res-jb and hook-z SAEs: the rest of each release stays "missing from the cache".
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import tempfile
 from pathlib import Path
 
 D_MODEL = 64
-N_LAYERS = 2
+N_LAYERS = 8
 N_HEADS = 2
 N_CTX = 64
 D_SAE = 96
@@ -114,8 +120,11 @@ def _sae_tensors(d_in: int, d_sae: int, seed: int, extra: dict | None = None) ->
     return out
 
 
-def add_gpt2(hub: Path) -> Path:
-    """TransformerLens ``gpt2`` -> HF repo ``gpt2``: a random GPT2LMHeadModel and a small BPE tokenizer."""
+def add_gpt2(hub: Path, repo_id: str = "gpt2", full_size: bool = False, **config) -> Path:
+    """TransformerLens ``gpt2`` -> HF repo ``gpt2``: a random GPT2LMHeadModel and a small BPE tokenizer.
+
+    ``full_size``: GPT-2 small's real shapes (768 wide, 12 layers, 50257-token vocabulary, 1024 positions), so
+    loading and tracing cost what they cost on the real weights; ``config`` overrides any GPT2Config field."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -126,8 +135,10 @@ def add_gpt2(hub: Path) -> Path:
     disable_progress_bars()  # save_pretrained's "Writing model shards" bar
     tok = tiny_tokenizer()
     # n_ctx: the real gpt2 config.json has it and TransformerLens reads it (transformers 5 no longer writes it).
-    cfg = GPT2Config(vocab_size=len(tok), n_positions=N_CTX, n_ctx=N_CTX, n_embd=D_MODEL, n_layer=N_LAYERS, n_head=N_HEADS,
-                     bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+    shape = (dict(vocab_size=50257, n_positions=1024, n_ctx=1024, n_embd=768, n_layer=12, n_head=12) if full_size
+             else dict(vocab_size=len(tok), n_positions=N_CTX, n_ctx=N_CTX, n_embd=D_MODEL, n_layer=N_LAYERS,
+                       n_head=N_HEADS))
+    cfg = GPT2Config(**{**shape, **config}, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                      architectures=["GPT2LMHeadModel"])
     torch.manual_seed(0)
     model = GPT2LMHeadModel(cfg)
@@ -135,8 +146,8 @@ def add_gpt2(hub: Path) -> Path:
         g = _gen(0)
         for p in model.parameters():
             if p.dim() > 1:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-    repo = HubRepo(hub, "gpt2")
+                p.copy_(torch.randn(p.shape, generator=g) * (0.3 if not full_size else 0.02))
+    repo = HubRepo(hub, repo_id)
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
@@ -146,26 +157,31 @@ def add_gpt2(hub: Path) -> Path:
     return repo.snapshot
 
 
-def add_res_jb(hub: Path, layers=range(N_LAYERS)) -> None:
-    """SAE-Lens format (cfg.json, sae_weights.safetensors, sparsity.safetensors), standard ReLU SAEs."""
+def add_res_jb(hub: Path, layers=range(2), d_in: int = D_MODEL, d_sae: int = D_SAE, post: tuple = (),
+               b_enc=None) -> None:
+    """SAE-Lens format (cfg.json, sae_weights.safetensors, sparsity.safetensors), standard ReLU SAEs: on
+    ``blocks.L.hook_resid_pre`` for each of ``layers`` and ``blocks.L.hook_resid_post`` for each of ``post``.
+    ``b_enc(hook)``: one encoder bias for all of that SAE's latents (to set how many fire), else random."""
     import torch
 
     repo = HubRepo(hub, "jbloom/GPT2-Small-SAEs-Reformatted")
-    for layer in layers:
-        hook = f"blocks.{layer}.hook_resid_pre"
+    hooks = [(f"blocks.{layer}.hook_resid_pre", layer) for layer in layers]
+    hooks += [(f"blocks.{layer}.hook_resid_post", layer) for layer in post]
+    for i, (hook, layer) in enumerate(hooks):
         # A pre-6.0 config, as the real release ships it (SAE-Lens converts it on load).
         repo.add_json(f"{hook}/cfg.json", {
             "model_name": "gpt2-small", "hook_point": hook, "hook_point_layer": layer, "hook_point_head_index": None,
-            "d_in": D_MODEL, "d_sae": D_SAE, "dtype": "torch.float32", "device": "cpu", "context_size": 128,
+            "d_in": d_in, "d_sae": d_sae, "dtype": "torch.float32", "device": "cpu", "context_size": 128,
             "apply_b_dec_to_input": True, "activation_fn_str": "relu", "prepend_bos": True,
             "dataset_path": "Skylion007/openwebtext", "normalize_activations": False,
         })
-        repo.add(f"{hook}/sae_weights.safetensors", _tensors_bytes(_sae_tensors(D_MODEL, D_SAE, 10 + layer)))
-        log10 = torch.rand(D_SAE, generator=_gen(20 + layer)) * -4  # log10 firing rates in (-4, 0]
+        extra = {"b_enc": torch.full((d_sae,), float(b_enc(hook)))} if b_enc else None
+        repo.add(f"{hook}/sae_weights.safetensors", _tensors_bytes(_sae_tensors(d_in, d_sae, 10 + i, extra)))
+        log10 = torch.rand(d_sae, generator=_gen(20 + i)) * -4  # log10 firing rates in (-4, 0]
         repo.add(f"{hook}/sparsity.safetensors", _tensors_bytes({"sparsity": log10}))
 
 
-def add_v5_32k(hub: Path, layers=range(N_LAYERS), k: int = 8) -> None:
+def add_v5_32k(hub: Path, layers=(1, 7), k: int = 8) -> None:
     """OpenAI v5 TopK SAEs reformatted for SAE-Lens, normalize_activations=layer_norm, no sparsity file."""
     repo = HubRepo(hub, "jbloom/GPT2-Small-OAI-v5-32k-resid-post-SAEs")
     for layer in layers:
@@ -181,7 +197,7 @@ def add_v5_32k(hub: Path, layers=range(N_LAYERS), k: int = 8) -> None:
         repo.add(f"{folder}/sae_weights.safetensors", _tensors_bytes(_sae_tensors(D_MODEL, D_SAE, 30 + layer)))
 
 
-def add_hook_z(hub: Path, layers=range(N_LAYERS)) -> None:
+def add_hook_z(hub: Path, layers=range(2)) -> None:
     """Connor & Rob's attention SAEs: a torch .pt state dict and a sibling _cfg.json, read on hook_z."""
     import io
 
@@ -218,7 +234,7 @@ def add_gemma_scope(hub: Path) -> None:
     HubRepo(hub, "google/gemma-scope-2b-pt-res").add(f"{GEMMA_SCOPE_ID}/params.npz", buf.getvalue())
 
 
-def add_transcoder(hub: Path, layers=range(N_LAYERS)) -> None:
+def add_transcoder(hub: Path, layers=range(2)) -> None:
     """mwhanna transcoders: ``layer_L.safetensors`` (W_enc stored transposed) + wandb-config.yaml + config.yaml."""
     import torch
 

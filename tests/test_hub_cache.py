@@ -12,6 +12,7 @@ from pathlib import Path
 
 import hub_cache
 import pytest
+from reference import metric_with_edits, site_activation, tokens_of
 
 from tracer_tui.cli import main
 
@@ -19,6 +20,7 @@ PROMPT = "The Eiffel Tower is in the city of"
 RES0 = f"{hub_cache.RES_JB}/blocks.0.hook_resid_pre"
 RES1 = f"{hub_cache.RES_JB}/blocks.1.hook_resid_pre"
 TOPK1 = f"{hub_cache.V5_32K}/blocks.1.hook_resid_post"
+TOPK7 = f"{hub_cache.V5_32K}/blocks.7.hook_resid_post"  # the acceptance's SAE
 HOOKZ1 = f"{hub_cache.HOOK_Z}/blocks.1.hook_z"
 BARS = ("%|", "it/s", "Loading", "Writing")
 
@@ -77,7 +79,7 @@ def test_info_loads_gpt2_and_registry_saes_of_each_format_from_the_cache(capsys,
     no_bars(err)
     info = json.loads(out)
     m = info["model"]
-    assert (m["name"], m["source"], m["layers"], m["d_model"], m["n_ctx"]) == ("gpt2", "gpt2", 2, 64, 64)
+    assert (m["name"], m["source"], m["layers"], m["d_model"], m["n_ctx"]) == ("gpt2", "gpt2", hub_cache.N_LAYERS, 64, 64)
     by_source = {s["source"]: s for s in info["saes"]}
     assert set(by_source) == {RES0, RES1, TOPK1, HOOKZ1}
     assert by_source[HOOKZ1]["site"] == "blocks.1.attn.hook_z" and by_source[HOOKZ1]["d_in"] == 64
@@ -121,18 +123,75 @@ def test_trace_ablate_verify_on_the_cached_model(capsys, offline):
     assert ablation["nodes"] == [node] and ablation["scales"] == [0.0] and isinstance(ablation["delta"], float)
 
 
-def test_trace_ablate_and_verify_on_topk_layer_norm_sae(capsys, offline):
-    """OpenAI's v5 SAEs normalise their input (layer_norm): SAE-Lens keeps those statistics between encode and
-    decode, which crashed the second decode. Now trace, ablate and verify all run on the registry path."""
-    code, out, err = run(capsys, "trace", PROMPT, "--model", "gpt2", "--sae", TOPK1, "--json", "--verify", "3")
+def _reference(*sources):
+    """The model and SAEs as TransformerLens and SAE-Lens load them from the same cache, in float64: no tracer_tui
+    code, so the numbers below are an independent check of what the CLI printed."""
+    import torch
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
+
+    model = HookedTransformer.from_pretrained("gpt2", device="cpu", dtype=torch.float64)
+    saes = {}
+    for source in sources:
+        release, _, sae_id = source.partition("/")
+        sae = SAE.from_pretrained(release, sae_id, device="cpu", dtype="float64")
+        saes[sae.cfg.metadata.hook_name] = sae
+    return model, saes
+
+
+def test_topk_layer_norm_sae_numbers_match_finite_differences_and_real_ablations(capsys, offline):
+    """``--model gpt2 --sae gpt2-small-resid-post-v5-32k/blocks.7.hook_resid_post``: OpenAI's v5 TopK SAEs
+    normalise their input (layer_norm), whose statistics SAE-Lens keeps between encode and decode (that crashed the
+    second decode). Each latent's attribution is the central finite difference of the vector it writes, its
+    ablation (``--ablate``, ``--verify``) moves the metric as removing that vector does, and to first order by
+    minus its attribution. Layer 1's SAE is pooled in (``--upstream all``), so its effects pass through attention
+    and 6 more blocks."""
+    import torch
+    from test_sae_architectures import EPS, written_vector
+
+    base = ("trace", PROMPT, "--model", "gpt2", "--sae", TOPK1, "--sae", TOPK7, "--metric", "logprob", "--json",
+            "--upstream", "all", "--top", "10")
+    code, out, err = run(capsys, *base, "--verify", "4")
     assert code == 0, err
+    no_bars(err)
     data = json.loads(out)
-    latent = next(n for n in data["nodes"] if n["kind"] == "latent")
-    assert data["verify"]["k"] == 3 and all(isinstance(p["actual"], float) for p in data["verify"]["pairs"])
-    code, out, err = run(capsys, "trace", PROMPT, "--model", "gpt2", "--sae", TOPK1, "--json",
-                         "--ablate", latent["id"])
+    model, saes = _reference(TOPK1, TOPK7)
+    capsys.readouterr()  # TransformerLens's "Loaded pretrained model" line
+    tokens = tokens_of(model, PROMPT)
+    pos, tid = data["target"]["position"], data["target"]["id"]
+
+    def metric(*edits):
+        return metric_with_edits(model, tokens, pos, tid, list(edits), metric="logprob")
+
+    clean = metric()
+    assert data["target"]["value"] == pytest.approx(clean, rel=1e-5)
+    latents = [n for n in data["nodes"] if n["kind"] == "latent"]
+    assert {n["site"] for n in latents} == {"blocks.1.hook_resid_post", "blocks.7.hook_resid_post"}, latents
+    removed = {}
+    for n in data["nodes"]:  # latents and error nodes (an error node writes e = x - decode(encode(x)))
+        sae, site, p = saes[n["site"]], n["site"], n["position"]
+        x = site_activation(model, tokens, site, pos)[p]
+        with torch.no_grad():
+            if n["kind"] == "latent":
+                assert n["activation"] == pytest.approx(float(sae.encode(x.reshape(1, -1))[0, n["latent"]]), rel=1e-4)
+                vec = written_vector(sae, x, n["latent"])
+            else:
+                vec = x - sae.decode(sae.encode(x.reshape(1, -1)))[0]
+        fd = (metric((site, p, EPS * vec)) - metric((site, p, -EPS * vec))) / (2 * EPS)
+        assert n["attribution"] == pytest.approx(fd, rel=2e-3, abs=1e-4), n["id"]
+        removed[n["id"]] = metric((site, p, -vec)) - clean
+    pairs = data["verify"]["pairs"]
+    assert len(pairs) == 4
+    for pair in pairs:
+        assert pair["actual"] == pytest.approx(removed[pair["id"]], rel=2e-3, abs=1e-4), pair
+    node = latents[0]
+    code, out, err = run(capsys, *base, "--ablate", node["id"])
     assert code == 0, err
-    assert json.loads(out)["ablation"]["nodes"] == [latent["id"]]
+    ablation = json.loads(out)["ablation"]
+    assert ablation["nodes"] == [node["id"]]
+    assert ablation["delta"] == pytest.approx(removed[node["id"]], rel=2e-3, abs=1e-4)
+    assert ablation["estimated_delta"] == pytest.approx(-node["attribution"], rel=1e-6)
+    assert ablation["delta"] == pytest.approx(ablation["estimated_delta"], rel=0.5, abs=1e-2)  # first order
 
 
 # ---- formats that cannot fit the tiny model: refused with a reason, before weights are read -----------------------

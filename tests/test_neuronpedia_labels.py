@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from helpers import SITES, make_model, make_sae
+import test_hub_cache
+from test_hub_cache import RES0, RES1, _point_at
 
 from tracer_tui.core.errors import TracerError
 from tracer_tui.engine import neuronpedia
@@ -52,6 +54,7 @@ def server(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr(neuronpedia, "_failed", set())
+    monkeypatch.setattr(neuronpedia, "_unreachable", [])
     constants = sys.modules.get("huggingface_hub.constants")
     if constants is not None:  # another test may have switched this process offline
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
@@ -92,6 +95,77 @@ def test_tracer_fetch_labels(server):
     got = tracer.fetch_labels([f"{SITES[0]}:3@1", f"{SITES[0]}:4@1"], timeout=5)
     assert got == {f"{SITES[0]}:3@1": "shipped", f"{SITES[0]}:4@1": "latent 4 label"}  # shipped label kept
     assert server == ["/api/feature/gpt2-small/8-res-jb/4"]
+
+
+def _closed_port() -> int:
+    """A local port with nothing listening: connections are refused at once."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_neuronpedia_is_asked_once_per_process(monkeypatch, tmp_path):
+    monkeypatch.setenv(neuronpedia.URL_ENV, f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("TRACER_TUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(neuronpedia, "_failed", set())
+    monkeypatch.setattr(neuronpedia, "_unreachable", [])
+    asked = []
+    real = neuronpedia.urllib.request.urlopen
+    monkeypatch.setattr(neuronpedia.urllib.request, "urlopen", lambda *a, **k: asked.append(a[0]) or real(*a, **k))
+    sae = _sae()
+    assert neuronpedia.fetch_labels([sae], [f"{SITES[0]}:{i}@0" for i in range(5)], timeout=2) == {}
+    assert len(asked) == 1 and neuronpedia._unreachable
+
+
+# ---- the CLI's trace, online, on a registry SAE (the synthetic hub cache of test_hub_cache) -------------------------
+hf_home = test_hub_cache.hf_home  # the cache fixture, shared
+
+
+@pytest.fixture
+def online_hub(server, monkeypatch, hf_home):
+    """``gpt2`` + registry SAEs from the synthetic cache, Neuronpedia on the local server, and tracer-tui "online"
+    (``hub.is_offline`` False). huggingface_hub itself stays in offline mode and reads the cache: there is no
+    network here, and online it would retry the real hub for minutes."""
+    from tracer_tui.engine import hub
+
+    _point_at(monkeypatch, hf_home, offline=True)
+    monkeypatch.setattr(hub, "is_offline", lambda: False)
+    monkeypatch.setattr(hub, "probe", lambda *a, **k: None)
+    return server
+
+
+def _cli_trace(capsys, *extra):
+    from tracer_tui.cli import main
+
+    code = main(["trace", "The Eiffel Tower is in the city of", "--model", "gpt2", "--sae", RES0, "--sae", RES1, "--top", "8",
+                 "--json", "--device", "cpu", *extra])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)["nodes"]
+
+
+def test_cli_trace_online_labels_each_latent_from_neuronpedia_once(online_hub, capsys):
+    nodes = _cli_trace(capsys)
+    latents = [n for n in nodes if n["kind"] == "latent"]
+    assert latents
+    for n in latents:
+        assert n["label"] == f"latent {n['latent']} label", n
+    assert [n["label"] for n in nodes if n["kind"] == "error"] == [None] * (len(nodes) - len(latents))
+    assert sorted(online_hub) == sorted({f"/api/feature/gpt2-small/{n['layer']}-res-jb/{n['latent']}" for n in latents})
+    asked = len(online_hub)
+    # Again, in a "new process" (the SAE reloaded): every label from the disk cache, no request.
+    assert [n["label"] for n in _cli_trace(capsys)] == [n["label"] for n in nodes]
+    assert len(online_hub) == asked
+
+
+def test_cli_trace_offline_never_asks_neuronpedia(server, capsys, monkeypatch, hf_home):
+    _point_at(monkeypatch, hf_home, offline=True)
+    nodes = _cli_trace(capsys)
+    assert nodes and all(n["label"] is None for n in nodes)
+    assert server == []
 
 
 def _export(tmp_path, entries, name="export.json"):

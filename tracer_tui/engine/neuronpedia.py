@@ -4,13 +4,15 @@ its API on request (cached on disk, never while offline).
 An export is JSON: a list of explanation objects (or an object with an ``explanations`` list), each with
 ``modelId`` ("gpt2-small"), ``layer`` (the SAE's source id, "8-res-jb"), ``index`` (the latent, an integer or a
 string of digits) and ``description`` (the label). ``modelId/layer`` is the SAE's ``neuronpedia_id`` in SAE-Lens's
-registry. Fetching is opt-in (:func:`fetch_labels`, ``Tracer.fetch_labels``): nothing here runs on load.
+registry. Nothing is fetched on load: a latent without a label is asked for when a trace first names it
+(``SiteSAE.label``, so the CLI and the TUI both get it), or through :func:`fetch_labels` / ``Tracer.fetch_labels``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import replace
@@ -33,6 +35,7 @@ ENTRY = {"modelId": v.text(non_empty=True), "layer": v.text(non_empty=True), "in
          "description": v.text()}
 
 _failed: set[tuple[str, int]] = set()  # latents whose fetch failed in this process: not asked again
+_unreachable: list[str] = []  # why Neuronpedia could not be reached: no more requests in this process
 
 
 def read_export(path) -> dict[str, dict[int, str]]:
@@ -113,7 +116,7 @@ def fetch_label(neuronpedia_id: str, latent: int, timeout: float = TIMEOUT_S) ->
         if cached is not None:
             return cached
     key = (neuronpedia_id, int(latent))
-    if hub.is_offline() or key in _failed:
+    if hub.is_offline() or key in _failed or _unreachable:
         return None
     url = f"{base_url()}/api/feature/{neuronpedia_id}/{int(latent)}"
     try:
@@ -122,11 +125,21 @@ def fetch_label(neuronpedia_id: str, latent: int, timeout: float = TIMEOUT_S) ->
         explanations = data.get("explanations") or []
         text = next((e["description"] for e in explanations
                      if isinstance(e, dict) and isinstance(e.get("description"), str)), "")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError) as err:
         _failed.add(key)
+        if isinstance(err, OSError) and not isinstance(err, urllib.error.HTTPError):
+            _unreachable.append(str(err))  # no route, refused, timed out: one wait per process, not one per latent
         return None
     atomic_write(path, json.dumps({"description": text}))
     return text
+
+
+def fetch_into(sae, latent: int, timeout: float = TIMEOUT_S) -> str | None:
+    """Fetch one latent's label (see :func:`fetch_label`) and store it in ``sae``'s labels; None if there is none."""
+    text = fetch_label(sae.neuronpedia_id, latent, timeout)
+    if text:
+        set_label(sae, latent, text)
+    return text or None
 
 
 def fetch_labels(saes, node_ids, timeout: float = TIMEOUT_S) -> dict[str, str]:
@@ -140,11 +153,7 @@ def fetch_labels(saes, node_ids, timeout: float = TIMEOUT_S) -> dict[str, str]:
         if node.latent is None or sae is None or not sae.neuronpedia_id:
             continue
         info = sae.labels.get(node.latent)
-        if info is not None and info.label:
-            out[str(node)] = info.label
-            continue
-        text = fetch_label(sae.neuronpedia_id, node.latent, timeout)
+        text = info.label if info is not None and info.label else fetch_into(sae, node.latent, timeout)
         if text:
-            set_label(sae, node.latent, text)
             out[str(node)] = text
     return out

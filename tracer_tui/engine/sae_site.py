@@ -286,9 +286,17 @@ class SiteSAE:
 
     # ---- labels -------------------------------------------------------------------------------
     def label(self, latent: int | None) -> str | None:
+        """Shipped or from a labels file; else, for an SAE with a neuronpedia_id, Neuronpedia's (fetched once per
+        latent and cached on disk; never while offline): every trace's nodes get it, in the CLI and the TUI."""
         if latent is None:
             return None
         info = self.labels.get(latent)
+        if info is not None and info.label:
+            return info.label
+        if self.neuronpedia_id:
+            from .neuronpedia import fetch_into
+
+            return fetch_into(self, latent)
         return info.label if info else None
 
     def density(self, latent: int | None) -> float | None:
