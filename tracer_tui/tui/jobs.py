@@ -58,7 +58,7 @@ def replay(trace, expanded, ablations: dict[str, float], top_k: int, cancelled, 
 
     Pages with the same offset go together in one bounded ``Trace.expand`` (chunks sized to memory; a cancel is
     honoured between chunks), offsets in increasing order, so each node's pages come back in the order they were
-    loaded. ``progress(done, total)`` counts the pages replayed.
+    loaded. ``progress(done, total)`` counts the latents' pages replayed (the root's cost no backward pass).
     """
     from ..core.errors import check_cancel
 
@@ -66,13 +66,12 @@ def replay(trace, expanded, ablations: dict[str, float], top_k: int, cancelled, 
     for e in expanded:
         if e.node != TARGET or e.offset > 0:  # the root's first page comes with the trace
             pages.setdefault(e.offset, {})[e.node] = None
-    total, done = sum(map(len, pages.values())), 0
+    total, done = sum(len(nodes) - (TARGET in nodes) for nodes in pages.values()), 0
     for offset, nodes in sorted(pages.items()):
         check_cancel(cancelled)
-        if TARGET in nodes:
+        if TARGET in nodes:  # a page of the root: no backward pass
             trace.more(TARGET, top_k=top_k, offset=offset)
         latents = [n for n in nodes if n != TARGET]
-        done += len(nodes) - len(latents)
         trace.expand(latents, top_k=top_k, offset=offset, should_cancel=cancelled,
                      progress=_counted(progress, done, total))
         done += len(latents)
