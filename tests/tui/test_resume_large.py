@@ -108,7 +108,7 @@ async def test_a_resume_stopped_between_chunks_keeps_its_session(bundle_dir, tin
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: len(started) == 2 and app.status.last.startswith("replaying"))
         latent_pages = sum(e.node != TARGET for e in pages)
-        assert app.status.last == f"replaying the session: 1/{latent_pages} expansions… (Esc cancels)"
+        assert app.status.last == f"replaying 1/{latent_pages} expansions… (Esc cancels)"
         if stop == "escape":
             await pilot.press("escape")
         else:

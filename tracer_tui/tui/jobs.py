@@ -123,7 +123,7 @@ class EngineJobs:
 
         def progress(done: int, total: int) -> None:
             if not cancelled():
-                self.post_message(Notice(f"replaying the session: {done}/{total} expansions… (Esc cancels)"))
+                self.post_message(Notice(f"replaying {done}/{total} expansions… (Esc cancels)"))
 
         def call():
             trace = self.tracer.trace(request.prompt, target=request.target, target_id=request.target_id,
