@@ -21,10 +21,13 @@ def test_each_sae_is_encoded_once_per_trace(tracer, monkeypatch):
     assert calls == {s.site: 1 for s in tracer.saes}
 
 
-def test_expansion_of_many_nodes_is_one_backward_pass(tracer, monkeypatch):
-    trace = tracer.trace(PROMPT, top_k=30)
-    latents = [n.id for n in trace.nodes if not n.id.is_error and n.id.site != tracer.sites[0]][:4]
-    assert len(latents) >= 3
+def test_expansion_of_many_nodes_is_one_backward_pass_per_site(tracer, monkeypatch):
+    """Nodes of a site share one batched backward through the model (after one through their encoder rows),
+    never a backward per node."""
+    trace = tracer.trace(PROMPT, top_k=30, upstream="all")
+    latents = [n.id for n in trace.nodes if not n.id.is_error and n.id.site != tracer.sites[0]][:6]
+    n_sites = len({n.site for n in latents})
+    assert len(latents) >= 3 and n_sites >= 2
     grad_calls = []
     original = torch.autograd.grad
 
@@ -34,7 +37,7 @@ def test_expansion_of_many_nodes_is_one_backward_pass(tracer, monkeypatch):
 
     monkeypatch.setattr(torch.autograd, "grad", counting)
     trace.expand(latents)
-    assert grad_calls == [True]
+    assert grad_calls == [False, True] * n_sites
 
 
 def test_trace_truncates_after_the_target_position(tracer):

@@ -194,3 +194,9 @@ def text_is_utf8(value: str) -> bool:
 # real, one at a time, to show the actual Δ beside the estimate; 0 turns it off (docs/attribution.md, "Verify").
 AUTO_VERIFY_K = 10
 VERIFY_MORE_K = 20  # v: rows of the highlighted level verified (at least; loaded rows only)
+
+# ---- expansion: bounded memory -----------------------------------------------------------------------------------
+# Working memory of one batched expansion (gradients at the level's sites, the backward pass through the layers
+# between, and each node's attribution row). Many nodes (a resumed session, trace --depth) run in chunks that fit
+# it, so memory stays flat whatever their number; a cancel is honoured between chunks.
+EXPAND_MEMORY_BYTES = 256 * 2**20

@@ -15,7 +15,8 @@ def walk(trace, parent: str = TARGET, depth: int | None = None):
 
 
 def expand_to_depth(trace, depth: int, top_k: int, min_attr: float = 0.0) -> None:
-    """Expand every latent of each level, level by level: one batched backward pass per level."""
+    """Expand every latent of each level, level by level: one ``Trace.expand`` per level, so in chunks whose
+    memory is bounded (``EXPAND_MEMORY_BYTES``) however wide the level grows."""
     level = trace.nodes
     for _ in range(depth - 1):
         latents = list(dict.fromkeys(str(n.id) for n in level if not n.id.is_error))

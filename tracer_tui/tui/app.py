@@ -291,6 +291,8 @@ class TracerApp(ResearchActions, EngineJobs, App):
             self.status.error(f"no model is loaded ({self.load_error}): restart tracer-tui with another --model, "
                               "--sae, --device or --dtype")
             return
+        if session is None and self.ex.trace is None:
+            self.session_path = None  # a resume that never reached the screen (Esc, a newer trace): keep its file
         self.gen += 1
         self._cancel_verifies()  # a new trace: no level of the old one gets numbers any more
         if self.tracer is None:

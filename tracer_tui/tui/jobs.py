@@ -53,17 +53,35 @@ def run_job(post: Callable[[Message], object], lock, cancelled: Callable[[], boo
             post(message)
 
 
-def replay(trace, expanded, ablations: dict[str, float], top_k: int, cancelled):
-    """Re-expand saved pages (first pages batched in one backward pass) and re-apply ablations."""
-    firsts = list(dict.fromkeys(e.node for e in expanded if e.offset == 0 and e.node != TARGET))
-    if firsts:
-        trace.expand(firsts, top_k=top_k, should_cancel=cancelled)
+def replay(trace, expanded, ablations: dict[str, float], top_k: int, cancelled, progress=None):
+    """Re-expand saved pages and re-apply ablations; None for the ablation when there is none.
+
+    Pages with the same offset go together in one bounded ``Trace.expand`` (chunks sized to memory; a cancel is
+    honoured between chunks), offsets in increasing order, so each node's pages come back in the order they were
+    loaded. ``progress(done, total)`` counts the latents' pages replayed (the root's cost no backward pass).
+    """
+    from ..core.errors import check_cancel
+
+    pages: dict[int, dict[str, None]] = {}  # offset -> its nodes, in order, once each
     for e in expanded:
-        if cancelled():
-            return None
-        if e.offset > 0:
-            trace.more(e.node, top_k=top_k, offset=e.offset)
+        if e.node != TARGET or e.offset > 0:  # the root's first page comes with the trace
+            pages.setdefault(e.offset, {})[e.node] = None
+    total, done = sum(len(nodes) - (TARGET in nodes) for nodes in pages.values()), 0
+    for offset, nodes in sorted(pages.items()):
+        check_cancel(cancelled)
+        if TARGET in nodes:  # a page of the root: no backward pass
+            trace.more(TARGET, top_k=top_k, offset=offset)
+        latents = [n for n in nodes if n != TARGET]
+        trace.expand(latents, top_k=top_k, offset=offset, should_cancel=cancelled,
+                     progress=_counted(progress, done, total))
+        done += len(latents)
+    check_cancel(cancelled)
     return trace.ablate(dict(ablations)) if ablations else None
+
+
+def _counted(progress, before: int, total: int):
+    """``Trace.expand``'s progress(done, its total) as progress over the whole replay."""
+    return None if progress is None else lambda n, _of: progress(before + n, total)
 
 
 class EngineJobs:
@@ -103,6 +121,10 @@ class EngineJobs:
     def trace_job(self, gen: int, request, session=None) -> None:
         cancelled = self._cancel_check(lambda: gen == self.gen)
 
+        def progress(done: int, total: int) -> None:
+            if not cancelled():
+                self.post_message(Notice(f"replaying {done}/{total} expansions… (Esc cancels)"))
+
         def call():
             trace = self.tracer.trace(request.prompt, target=request.target, target_id=request.target_id,
                                       position=request.position, metric=request.metric,
@@ -111,7 +133,7 @@ class EngineJobs:
             extra = None
             if session is not None and not cancelled():
                 expanded = tuple(model.Expansion(e["node"], e["offset"]) for e in session.expanded)
-                ablation = replay(trace, expanded, session.ablations, self.top_k, cancelled)
+                ablation = replay(trace, expanded, session.ablations, self.top_k, cancelled, progress)
                 extra = {"expanded": expanded, "ablations": model.frozen_map(session.ablations),
                          "ablation": ablation, "pins": tuple(session.pins), "notes": model.frozen_map(session.notes),
                          "mean_scales": model.frozen_map({k: session.ablations[k] for k in session.mean_ablated
