@@ -151,3 +151,20 @@ def test_an_sae_trained_on_another_model_is_a_warning_on_stderr(tmp_path, capsys
     out, err = capsys.readouterr()
     json.loads(out)
     assert err.count("warning:") == 1 and "trained on model 'pythia-70m'" in err, err
+
+
+def test_a_latent_reached_by_several_paths_lists_its_children_once(capsys, bundle_dir):
+    """The explored structure is a DAG: every (parent, node) edge is one record, and no subtree is repeated under
+    each path to it (a depth-4 trace once printed millions of records)."""
+    code, out, err = run(capsys, "trace", PROMPT, "--model", str(bundle_dir), "--top", "6", "--depth", "4", "--json")
+    assert code == 0, err
+    nodes = json.loads(out)["nodes"]
+    edges = [(n["parent"], n["id"]) for n in nodes]
+    assert len(edges) == len(set(edges))
+    parents = {}
+    for n in nodes:
+        parents.setdefault(n["id"], set()).add(n["parent"])
+    shared = [i for i, p in parents.items() if len(p) > 1 and any(e[0] == i for e in edges)]
+    assert shared, "this prompt should reach some expanded latent by two paths"
+    for node in shared:  # its children are listed once, however many parents it has
+        assert sum(1 for e in edges if e[0] == node) <= 6

@@ -5,13 +5,18 @@ from __future__ import annotations
 from ..core.nodes import TARGET
 
 
-def walk(trace, parent: str = TARGET, depth: int | None = None):
-    """Explored nodes depth-first: each node is followed by its own children, if it was expanded."""
-    if depth is not None and depth <= 0:
+def walk(trace, parent: str = TARGET, depth: int | None = None, _listed: set | None = None):
+    """Explored nodes depth-first: each node is followed by its own children, if it was expanded.
+
+    The explored graph is a DAG: a latent reached by several paths is listed under each parent (each record is one
+    edge), but its children only the first time, so the output grows with the edges, not the paths."""
+    listed = set() if _listed is None else _listed
+    if (depth is not None and depth <= 0) or parent in listed:
         return
+    listed.add(parent)
     for node in trace.children.get(parent, []):
         yield node
-        yield from walk(trace, str(node.id), None if depth is None else depth - 1)
+        yield from walk(trace, str(node.id), None if depth is None else depth - 1, listed)
 
 
 def expand_to_depth(trace, depth: int, top_k: int, min_attr: float = 0.0) -> None:
