@@ -135,3 +135,27 @@ def test_resuming_1000_expanded_nodes_stays_within_the_memory_bound():
     assert r["status"].startswith("traced ")
     assert len(r["progress_notices"]) >= 2  # several chunks, each reported
     assert r["peak_rss_mb"] - r["loaded_rss_mb"] < RESUME_1000_BOUND_MB, r
+
+
+async def test_a_resume_verifies_the_root_and_then_only_the_levels_the_user_opens(bundle_dir, tiny_tracer, tui_dirs):
+    """Replayed levels are not all verified on arrival (1,000 of them held the engine for minutes): the root is,
+    and a restored level is verified once the user opens it again."""
+    pages = [e for e in exploration(tiny_tracer) if e.offset == 0]
+    info = tiny_tracer.info()
+    path = tui_dirs / "restored.json"
+    save_session(Session(model=info["model"]["source"], saes=[s["source"] for s in info["saes"]], prompt=PROMPT,
+                         upstream="all", expanded=[e.to_json() for e in pages], auto_verify_k=2), path)
+    app = make_app(bundle_dir, tiny_tracer, resume=str(path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.ex.trace is not None and TARGET in app.ex.verify, timeout=60)
+        await settle(app, pilot)
+        assert {e.node for e in pages} <= set(app.ex.trace.children)  # every saved level is back ...
+        assert set(app.ex.verify) == {TARGET}  # ... and only the root was verified
+        latent = pages[0].node
+        line = next(i for i in range(app.tree.last_line + 1)
+                    if (n := app.tree.get_node_at_line(i)) is not None and n.data is not None and n.data.key == latent)
+        app.tree.focus()
+        app.tree.cursor_line = line
+        await pilot.press("enter", "enter")  # close it and open it again: the user's own opening verifies
+        await settle(app, pilot)
+        assert set(app.ex.verify) == {TARGET, latent}

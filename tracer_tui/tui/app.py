@@ -94,6 +94,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         self.save_seq = 0
         self.load_error: str | None = None  # why the model did not load (no trace can run)
         self._pending: tuple | None = None  # a trace requested before the model was ready
+        self.restored_levels: set[str] = set()  # levels a resume opened and the user has not opened since
         self._tokens_prompt = ""
         self.session_path: Path | None = None
         self.resume_session = None
@@ -310,6 +311,9 @@ class TracerApp(ResearchActions, EngineJobs, App):
             return
         self.live_trace, self.trace_gen = msg.live, msg.gen
         self.ablate_gen += 1  # an ablation of the previous trace is stale
+        # Levels a resume reopened are verified when the user opens them, not all at once (1,000 saved levels
+        # would hold the engine for minutes): only the root's is verified on arrival.
+        self.restored_levels = {e.node for e in (msg.replay or {}).get("expanded", ())} - {TARGET}
         self.set_state(Exploration(request=msg.request, trace=msg.trace, **(msg.replay or self.kept_marks(msg.request))),
                        rebuild=True)
         strip = self.query_one(TokenStrip)
@@ -577,6 +581,9 @@ class TracerApp(ResearchActions, EngineJobs, App):
         data = event.node.data
         if self.ex.trace is None or data is None or data.key is None or data.key not in self.ex.trace.children:
             return  # still loading: on_expanded opens it again when the rows are there
+        if data.key in self.restored_levels:  # opened by the resume, not by the user: v (or reopening) verifies
+            self.restored_levels.discard(data.key)
+            return
         # After the level's first paint: the ablations never delay the rows.
         self.call_after_refresh(self._auto_verify, self.trace_gen, data.key)
 
