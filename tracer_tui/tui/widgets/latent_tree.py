@@ -17,7 +17,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode, UnknownNodeID
 
 from ...core.defaults import DENSE_THRESHOLD
-from ...core.nodes import TARGET
+from ...core.nodes import TARGET, NodeId
 from .. import format as fmt
 from ..bindings import bindings
 
@@ -46,6 +46,13 @@ class LatentTree(Tree[Row]):
     BINDINGS = bindings("tree")
     ICON_NODE = "▸ "
     ICON_NODE_EXPANDED = "▾ "
+
+    class NothingUpstream(Message):
+        """``l`` on a row that cannot expand (an error node, or a latent at the first SAE site)."""
+
+        def __init__(self, node):
+            super().__init__()
+            self.node = node
 
     class ExpandRequested(Message):
         """Load children of ``key`` (a node id or "target") from ``offset``; rows go under ``tree_node``."""
@@ -195,6 +202,8 @@ class LatentTree(Tree[Row]):
         data = node.data
         if data.kind == "more":
             self._load_more(node)
+        elif data.kind == "node" and not data.expandable:
+            self.post_message(self.NothingUpstream(data.node))
         elif data.kind == "root" or data.expandable:
             if node.is_expanded and node.children:
                 rows = [c for c in node.children if c.data is None or c.data.kind != "level"]
@@ -263,17 +272,16 @@ class LatentTree(Tree[Row]):
         return max(8, width - depth * self.guide_depth)
 
     def _fit(self, node: TreeNode[Row], text: Text, icon: int) -> Text:
-        """Cut the label to the room the row has, with an ellipsis. Numbers come first in every row; a node row
-        that does not fit drops its activation (the details pane shows it), so only token and label text is
-        ever cut."""
+        """Cut the label to the room the row has, with an ellipsis. Numbers come first in every row and the
+        shorter forms drop words before numbers, so only token and label text is ever cut."""
         room = self._room(node)
         if room is not None and text.cell_len + icon > room:
             kind = node.data.kind if node.data is not None else None
-            if kind == "node":
-                text = self.node_text(node.data, activation=False)
-            elif kind in ("root", "level"):
-                for brief in (1, 2, 3):
-                    text = self.root_text(brief) if kind == "root" else self.level_text(node.data.parent, brief)
+            if kind in ("root", "level", "node"):
+                draw = {"root": lambda b: self.root_text(b), "node": lambda b: self.node_text(node.data, b),
+                        "level": lambda b: self.level_text(node.data.parent, b)}[kind]
+                for brief in (1, 2, 3, 4):
+                    text = draw(brief)
                     if text.cell_len + icon <= room:
                         break
             text.truncate(room - icon, overflow="ellipsis")
@@ -309,15 +317,21 @@ class LatentTree(Tree[Row]):
         return Text(row.text, style="dim italic")
 
     def root_text(self, brief: int = 0) -> Text:
-        """The target row. ``brief`` 1..3 leave out, in turn, the ablation's Δ, the metric's name and the
-        probabilities, so a narrow tree still shows whole numbers (the details pane has them all)."""
+        """The target row. ``brief`` 1..4 leave out, in turn, the metric's name, the ablated probability, the
+        clean one and the token, so a narrow tree still shows every value and both Δs whole (the details pane
+        has them all)."""
         trace = self.ex.trace
         if trace is None:
             return Text("no trace yet")
         t = trace.target
         metric = t.metric if t.metric != "logit-diff" else f"logit-diff vs {fmt.token(t.foil or '?')}"
-        text = Text.assemble(("◎ ", "bold"), (fmt.token(t.token), "bold"), f" @{t.position} · ")
-        if brief < 2:
+        text = Text("◎ ", "bold")
+        if self.ex.stale:
+            text.append("previous prompt (cancelled) ", "bold italic")
+        if brief < 4:
+            text.append(fmt.token(t.token), "bold")
+        text.append(f" @{t.position}" + (" · " if brief < 3 else " "))
+        if brief < 1:
             text.append(f"{metric} ")
         text.append(fmt.num(t.value), "bold")
         if brief < 3:
@@ -326,10 +340,9 @@ class LatentTree(Tree[Row]):
         if ab is not None:
             text.append(" → ", "bold")
             text.append(fmt.num(ab.value), Style(color=self.colours["ablated"], bold=True))
-            if brief < 3:
+            if brief < 2:
                 text.append(f" · p {fmt.prob(ab.prob)}")
-            if brief < 1:
-                text.append(f" · Δ actual {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
+            text.append((" · " if brief < 2 else " ") + f"Δ {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
         elif self.ex.ablations:
             text.append(" → ablating…", "italic")
         return text
@@ -342,26 +355,36 @@ class LatentTree(Tree[Row]):
             largest = self._largest[key] = max((abs(n.attribution) for n in siblings), default=0.0) or 1.0
         return largest
 
+    @staticmethod
+    def parent_name(parent: str) -> str:
+        """What a level's attributions are to: 'target', or the parent latent's short name."""
+        return "target" if parent == TARGET else fmt.node_name(NodeId.parse(parent))
+
     def level_text(self, parent: str, brief: int = 0) -> Text:
-        """A level's header: what its columns are, and how well the estimates match real ablations. ``brief``
-        1..3 (a deep, narrow row) leave out the '%' label, then every column label but the sort mark."""
+        """A level's header: what its columns are, what they are attributions to, and how well the estimates
+        match real ablations. ``brief`` 1..4 (a deep, narrow row) leave out the '%' label, then every column
+        label but the sort mark."""
         v = self.ex.verify.get(parent)
+        to = f"to {self.parent_name(parent)}"
         if v is None:
             head = f"{'attr':>6} {'':{fmt.BAR_WIDTH}} {'%':>4}"
             tail = ("verifying top rows by real ablation…" if parent in self.ex.verifying
                     else "estimates only · v verifies")
-            return Text.assemble(("  " + head + "  ", "dim"), (tail, "italic dim"))
+            return Text.assemble(("  " + head + "  ", "dim"), (to, "bold"), (" · " + tail, "italic dim"))
         by_actual = parent in self.ex.by_actual  # ↓ marks the column the level is ordered by (f switches)
         est, act = ("est Δ", "↓act Δ") if by_actual else ("↓est Δ", "act Δ")
         if brief >= 2:
-            return Text.assemble((fmt.verify_summary(v), "bold"), (" ↓act" if by_actual else " ↓est", "dim"))
+            return Text.assemble((fmt.verify_summary(v), "bold"), (" ↓act" if by_actual else " ↓est", "dim"),
+                                 (f" {to}", "dim"))
         head = f"{est:>7} {act:>7}" + ("" if brief else f"  {'%':>4}")
-        text = Text.assemble(("  " + head + " ", "dim"), (fmt.verify_summary(v), "bold"))
+        text = Text.assemble(("  " + head + " ", "dim"), (fmt.verify_summary(v), "bold"), (f" {to}", "dim"))
         if parent in self.ex.verifying:
             text.append(" verifying more…", "italic dim")
         return text
 
-    def node_text(self, row: Row, activation: bool = True) -> Text:
+    def node_text(self, row: Row, brief: int = 0) -> Text:
+        """A node row: its numbers first, then its name and words. ``brief`` 1..3 (a narrow tree) leave out, in
+        turn, the activation, the bar and the token (the details pane shows them), so the label keeps room."""
         node = row.node
         key = str(node.id)
         colour = self.colours["attr-positive" if node.attribution >= 0 else "attr-negative"]
@@ -373,8 +396,6 @@ class LatentTree(Tree[Row]):
         share = abs(node.attribution) / total  # share of the whole level's |attribution|, not just loaded rows
         text = Text()
         scale = self.ex.ablations.get(key)
-        if scale is not None:
-            text.append(fmt.scale(scale) + " ", Style(color=self.colours["ablated"], bold=True))
         if row.parent in self.ex.verify:  # a verified level: estimated and actual Δ side by side
             pair = self.ex.verify_pair(row.parent, key)
             text.append(f"{fmt.signed(-node.attribution):>7}", sign_style)
@@ -387,14 +408,23 @@ class LatentTree(Tree[Row]):
                 text.append("≠" if flip else " ", Style(color=self.colours["sign-flip"], bold=True))
         else:
             text.append(fmt.signed(node.attribution), sign_style)
-            text.append(" ")
-            text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
+            if brief < 2:
+                text.append(" ")
+                text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
         text.append(" " + fmt.pct(share) + " ")
+        # Below the root a row's attribution is to its parent; the ablation estimate uses the one to the target.
+        if row.parent != TARGET and node.to_target is not None and fmt.signed(node.to_target) != fmt.signed(node.attribution):
+            text.append(f"tgt {fmt.signed(node.to_target)} ", "dim")
+        if scale is not None:  # after the numbers, so the columns stay aligned
+            text.append(fmt.scale(scale) + " ", Style(color=self.colours["ablated"], bold=True))
+            if key in self.ex.inactive:  # the other ablations switch it off: its own scale changes nothing
+                text.append("inactive ", Style(color=self.colours["sign-flip"], italic=True))
         text.append(fmt.node_name(node.id), "bold" if scale is None else Style(bold=True, strike=True))
         if node.is_dense(self.dense_threshold):
             text.append(" dense", Style(color=self.colours["sign-flip"], italic=True))
-        text.append(" " + fmt.token(node.token))
-        if activation:
+        if brief < 3:
+            text.append(" " + fmt.token(node.token))
+        if brief < 1:
             text.append(f" a={fmt.num(node.activation, 2)}", "dim")
         if node.id.is_error:
             text.append(" error node (what the SAE misses)", "italic")
