@@ -30,8 +30,8 @@ from . import format as fmt
 from ..core import paths
 from ..core.errors import TracerError
 from ..core.validation import expand_path
-from ..core.defaults import (AUTO_VERIFY_K, DEFAULT_METRIC, DENSE_THRESHOLD, DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES,
-                             VERIFY_MORE_K)
+from ..core.defaults import (AUTO_VERIFY_K, DEFAULT_METRIC, DEFAULT_TOP_K, DENSE_THRESHOLD, DEFAULT_UPSTREAM, METRICS,
+                             UPSTREAM_MODES, VERIFY_MORE_K)
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
@@ -57,6 +57,7 @@ from .widgets.status import StatusLine
 from .widgets.token_strip import TokenStrip
 
 log = logging.getLogger("tracer_tui.tui")
+MIN_PAGE_ROWS = 5  # a level page never shrinks below this on a very short terminal
 
 
 def default_factory(options: Options):
@@ -309,7 +310,16 @@ class TracerApp(EngineJobs, App):
             return
         self._run_trace(request, session)
 
+    def page_rows(self) -> int:
+        """Rows per page of a level: as many as the tree shows below the root, its level header and the
+        '… N more' row (``Options.page_rows`` fixes it; the engine's default before the first layout)."""
+        if self.options.page_rows:
+            return self.options.page_rows
+        height = self.tree.size.height
+        return max(MIN_PAGE_ROWS, height - 3) if height > 0 else DEFAULT_TOP_K
+
     def _run_trace(self, request: TraceRequest, session=None) -> None:
+        self.top_k = self.page_rows()  # a trace and its expansions page by what fits
         self.status.busy(f"tracing {request.describe()}… (Esc cancels)", None)
         self.trace_job(self.gen, request, session)
 
@@ -643,8 +653,9 @@ class TracerApp(EngineJobs, App):
             self.autosave()
         else:
             self.set_state(self.ex.with_(**changes))
-        if not msg.auto:
-            self.status.info(f"verify under {r.parent}: {fmt.verify_summary(r)} (k={r.k} real single ablations)")
+        if not msg.auto:  # the numbers first: a narrow status line still shows them
+            self.status.info(f"verify {fmt.verify_summary(r)} (k={r.k} real single ablations) · level under "
+                             f"{LatentTree.parent_name(r.parent)}")
 
     def on_verify_failed(self, msg: VerifyFailed) -> None:
         if msg.gen == self.trace_gen and self.verify_seq.get(msg.parent) == msg.seq:
@@ -783,6 +794,20 @@ class TracerApp(EngineJobs, App):
             self.request_trace(self._new_request(self.prompt_text))
 
     # ---- focus and panes ------------------------------------------------------------------------------------
+    def on_descendant_focus(self, _event) -> None:
+        self._show_focus()
+
+    def on_descendant_blur(self, _event) -> None:
+        self._show_focus()
+
+    def _show_focus(self) -> None:
+        """Say where letters go: into the prompt ("type ›", keys do not act) or to the app (the focused pane is
+        tinted)."""
+        label = self.query_one("#prompt-label", Static)
+        typing = self.focused is not None and self.focused is self.prompt_input
+        label.update("type ›" if typing else "prompt ›")
+        label.set_class(typing, "typing")
+
     def action_edit_prompt(self) -> None:
         self.prompt_input.focus()
 

@@ -205,7 +205,8 @@ class EngineJobs:
                 raise TracerError(f"cannot write {path!r}: {err.strerror or err}") from None
 
         self._run(lambda: False, write,
-                  lambda written, _s: Notice(f"graph exported to {written}"), lambda why: ExportFailed(gen, why))
+                  lambda written, _s: Notice(f"exported {written.name} to {written.parent}"),
+                  lambda why: ExportFailed(gen, why))
 
     @work(thread=True, group="save", exit_on_error=False)
     def save_job(self, seq: int, snapshot) -> None:

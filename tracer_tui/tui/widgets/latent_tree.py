@@ -342,7 +342,7 @@ class LatentTree(Tree[Row]):
             text.append(fmt.num(ab.value), Style(color=self.colours["ablated"], bold=True))
             if brief < 2:
                 text.append(f" · p {fmt.prob(ab.prob)}")
-            text.append((" · " if brief < 2 else " ") + f"Δ {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
+            text.append((" · Δ actual " if brief < 2 else " Δ ") + f"{fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
         elif self.ex.ablations:
             text.append(" → ablating…", "italic")
         return text
@@ -424,6 +424,8 @@ class LatentTree(Tree[Row]):
             text.append(" dense", Style(color=self.colours["sign-flip"], italic=True))
         if brief < 3:
             text.append(" " + fmt.token(node.token))
+        else:
+            text.append(":")  # the label follows the name: keep them apart (a label may start with "dense")
         if brief < 1:
             text.append(f" a={fmt.num(node.activation, 2)}", "dim")
         if node.id.is_error:
