@@ -14,7 +14,6 @@ from tracer_tui.tui import format as fmt
 from tracer_tui.tui.app import TracerApp
 from tracer_tui.tui.options import Options
 from tracer_tui.tui.screens.help import HelpScreen, help_table
-from tracer_tui.tui.widgets.header import info_line
 
 from pilot import PROMPT, make_app, move_to, node_rows, settle, trace_prompt, wait_loaded
 
@@ -85,6 +84,8 @@ async def test_failed_load_shows_the_id_and_the_reason(bundle_dir, caplog):
 
 
 def test_header_says_how_many_saes_it_leaves_out():
+    from tracer_tui.tui.widgets.header import info_line
+
     info = {"model": {"name": "gpt2-small", "device": "cpu", "dtype": "float32", "layers": 12},
             "saes": [{"site": f"blocks.{i}.hook_resid_pre"} for i in range(13)]}
     line = info_line(info, 78)
@@ -151,25 +152,24 @@ async def test_focus_says_where_letters_go(bundle_dir, tiny_tracer):
         assert app.focused is app.tree and "prompt" in drawn(label)
 
 
+async def _contrast_header(bundle_dir, tracer, size, prompt: str, rule: str) -> str:
+    """The contrast screen's header as drawn, for ``prompt`` and ``rule`` on a terminal of ``size``."""
+    from tracer_tui.tui.contrast_settings import ContrastSettings
+
+    app = make_app(bundle_dir, tracer)
+    async with app.run_test(size=size) as pilot:
+        await wait_loaded(app, pilot)
+        app.show_prompt(prompt)
+        app.contrast_settings = ContrastSettings(rule=rule)
+        app.tree.focus()
+        await pilot.press("n")
+        await pilot.pause()
+        return drawn(app.screen.query_one("#contrast-header"))
+
+
 async def test_contrast_header_uses_the_width(bundle_dir, tiny_tracer):
     rule = r"(?i)\b(who cares|nobody cares|ugh|reckless\w*|ignore\w*|idiots?)\b"
-    app = make_app(bundle_dir, tiny_tracer)
-    async with app.run_test(size=(200, 50)) as pilot:
-        await wait_loaded(app, pilot)
-        app.show_prompt(LONG_PROMPT)
-        app.contrast_settings = app.contrast_settings.__class__(rule=rule)
-        app.tree.focus()
-        await pilot.press("n")
-        await pilot.pause()
-        head = drawn(app.screen.query_one("#contrast-header"))
-        assert LONG_PROMPT in head and rule in head
-    app = make_app(bundle_dir, tiny_tracer)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_loaded(app, pilot)
-        app.show_prompt(PROMPT)
-        app.contrast_settings = app.contrast_settings.__class__(rule=rule)
-        app.tree.focus()
-        await pilot.press("n")
-        await pilot.pause()
-        head = drawn(app.screen.query_one("#contrast-header"))
-        assert PROMPT in head and "mode zero" in head and "…" in head  # the rule cut, the mode whole
+    head = await _contrast_header(bundle_dir, tiny_tracer, (200, 50), LONG_PROMPT, rule)
+    assert LONG_PROMPT in head and rule in head
+    head = await _contrast_header(bundle_dir, tiny_tracer, SIZE, PROMPT, rule)
+    assert PROMPT in head and "mode zero" in head and "…" in head  # the rule cut, the mode whole

@@ -328,3 +328,20 @@ async def test_bad_rule_regex_stays_in_the_dialog_with_its_error(bundle_dir, tin
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ContrastScreen) and app.screen.rule == "Mary"
+
+
+async def test_failed_trace_of_a_new_prompt_greys_the_old_tree(bundle_dir, tiny_tracer):
+    app = make_app(bundle_dir, tiny_tracer)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(app, pilot)
+        await trace_prompt(app, pilot, PROMPT)
+        app.request_trace(app._new_request(PROMPT, metric="logit-diff", foil="no such single token"))
+        await settle(app, pilot)  # the same prompt: a bad foil leaves the tree live
+        assert app.status.last.startswith("trace failed") and not app.ex.stale
+        app.show_prompt("When John")
+        app.request_trace(app._new_request("When John", target="no such single token"))
+        await settle(app, pilot)
+        assert app.status.last.startswith("trace failed") and app.ex.stale and app.tree.has_class("stale")
+        await move_to(app, pilot, node_rows(app)[0][2])
+        await pilot.press("a")
+        assert app.ex.ablations == {} and "previous prompt" in app.status.last

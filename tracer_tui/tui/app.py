@@ -841,9 +841,7 @@ class TracerApp(EngineJobs, App):
                 cancelled = True
         if cancelled:
             self.gen += 1  # whatever the cancelled trace returns is now stale
-            r = self.requested
-            if self.ex.trace is not None and r is not None and r.prompt != self.ex.request.prompt:
-                self.set_state(self.ex.with_(stale=True))  # the tree is not the prompt's above: greyed, read-only
+            self._grey_if_other_prompt()
         if self._cancel_verifies() or cancelled:
             self.status.info("cancelled")
         elif self.focused is self.prompt_input:
@@ -1009,17 +1007,25 @@ class TracerApp(EngineJobs, App):
     # ---- failures and notices ---------------------------------------------------------------------------
     def on_load_failed(self, msg: LoadFailed) -> None:
         self.query_one(InfoHeader).show_loading("failed")
-        self.tree.show_message("the model did not load: why is on the right (L: every message)")
+        self.tree.show_message("the model did not load: the reason is on the right")
         self._pending = None
         self.load_error = msg.message
         self.status.error(msg.text)
         self.query_one(DetailsPane).show(Text(msg.text, style="bold red"))  # the whole reason, wrapped
 
     def on_trace_failed(self, msg: TraceFailed) -> None:
-        """The state is untouched: the trace, metric and foil on screen stay."""
+        """The trace, metric and foil on screen stay (greyed when the failed request was for another prompt)."""
         if msg.gen == self.gen:
             self.look_for = None
+            self._grey_if_other_prompt()
             self.status.error(msg.text)
+
+    def _grey_if_other_prompt(self) -> None:
+        """A trace of a new prompt was cancelled or failed: the tree on screen is not the prompt's above, so it is
+        greyed and read-only until a trace succeeds."""
+        r = self.requested
+        if self.ex.trace is not None and r is not None and r.prompt != self.ex.request.prompt:
+            self.set_state(self.ex.with_(stale=True))
 
     def on_resume_failed(self, msg: ResumeFailed) -> None:
         if msg.gen == self.gen:

@@ -23,6 +23,9 @@ from ..bindings import bindings
 
 
 
+LABEL_ROOM = 12  # cells a row's label keeps before the row drops its activation, bar, token or share
+
+
 @dataclass
 class Row:
     kind: str  # "root", "node", "level" (a level's header: its columns and verify), "more", "loading", "note"
@@ -155,6 +158,7 @@ class LatentTree(Tree[Row]):
                 return
 
     def on_resize(self) -> None:
+        self.guide_depth = 2 if self.size.width < 70 else 3  # deep rows keep room for their numbers and name
         self.refresh_rows()  # labels are cut to the width
 
     def drop_placeholders(self, tree_node: TreeNode) -> None:
@@ -284,6 +288,11 @@ class LatentTree(Tree[Row]):
                     text = draw(brief)
                     if text.cell_len + icon <= room:
                         break
+                    # A long label is cut, not squeezed out: stop once its first words have room (the share
+                    # column goes only when the numbers and name alone do not fit).
+                    want = LABEL_ROOM if brief < 3 else 0
+                    if kind == "node" and self.node_text(node.data, brief, label=False).cell_len + want + icon <= room:
+                        break
             text.truncate(room - icon, overflow="ellipsis")
         return text
 
@@ -382,9 +391,10 @@ class LatentTree(Tree[Row]):
             text.append(" verifying more…", "italic dim")
         return text
 
-    def node_text(self, row: Row, brief: int = 0) -> Text:
-        """A node row: its numbers first, then its name and words. ``brief`` 1..3 (a narrow tree) leave out, in
-        turn, the activation, the bar and the token (the details pane shows them), so the label keeps room."""
+    def node_text(self, row: Row, brief: int = 0, label: bool = True) -> Text:
+        """A node row: its numbers first, then its name and words. ``brief`` 1..4 (a narrow tree) leave out, in
+        turn, the activation, the token, the bar and the share (the details pane shows them all), so the name
+        stays whole and the label keeps room; the columns stay aligned as long as the bar is there."""
         node = row.node
         key = str(node.id)
         colour = self.colours["attr-positive" if node.attribution >= 0 else "attr-negative"]
@@ -408,10 +418,10 @@ class LatentTree(Tree[Row]):
                 text.append("≠" if flip else " ", Style(color=self.colours["sign-flip"], bold=True))
         else:
             text.append(fmt.signed(node.attribution), sign_style)
-            if brief < 2:
+            if brief < 3:
                 text.append(" ")
                 text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
-        text.append(" " + fmt.pct(share) + " ")
+        text.append(" " + fmt.pct(share) + " " if brief < 4 else " ")  # the details pane has the share too
         # Below the root a row's attribution is to its parent; the ablation estimate uses the one to the target.
         if row.parent != TARGET and node.to_target is not None and fmt.signed(node.to_target) != fmt.signed(node.attribution):
             text.append(f"tgt {fmt.signed(node.to_target)} ", "dim")
@@ -422,12 +432,14 @@ class LatentTree(Tree[Row]):
         text.append(fmt.node_name(node.id), "bold" if scale is None else Style(bold=True, strike=True))
         if node.is_dense(self.dense_threshold):
             text.append(" dense", Style(color=self.colours["sign-flip"], italic=True))
-        if brief < 3:
+        if brief < 2:
             text.append(" " + fmt.token(node.token))
-        else:
+        elif label and (node.label or node.id.is_error):
             text.append(":")  # the label follows the name: keep them apart (a label may start with "dense")
         if brief < 1:
             text.append(f" a={fmt.num(node.activation, 2)}", "dim")
+        if not label:
+            return text
         if node.id.is_error:
             text.append(" error node (what the SAE misses)", "italic")
         elif node.label:
