@@ -50,6 +50,7 @@ async def test_status_shows_numbers_first_and_keeps_the_full_text(bundle_dir, ti
         await settle(app, pilot)
         line = drawn(app.query_one("#message"))
         assert fmt.verify_summary(app.ex.verify[TARGET]) in line  # ρ and the sign count, whole
+        assert not app.tree.show_horizontal_scrollbar  # rows are fitted to the width: no line lost to a scrollbar
         deep = tmp_path / ("a-very-long-folder-name-" * 3) / "graph.json"
         await pilot.press("e")
         await pilot.pause()
