@@ -37,6 +37,7 @@ def tiny_app(tracer, **options):
     from tracer_tui.tui.options import Options
 
     scratch_home()
+    options.setdefault("page_rows", 10)  # the scripts count on pages of 10, whatever the test terminal's height
     return TracerApp(Options(show_timings=False, **options), tracer_factory=lambda progress: tracer)
 
 

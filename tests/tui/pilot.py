@@ -12,6 +12,7 @@ from tracer_tui.tui.model import TraceRequest
 def make_app(bundle_dir, tracer=None, **options) -> TracerApp:
     """An app on the tiny bundle; with ``tracer`` it skips loading (the factory hands the loaded one over)."""
     options.setdefault("show_timings", False)
+    options.setdefault("page_rows", 10)  # the tests count on pages of 10; None (the app's default) fits the screen
     factory = (lambda progress: tracer) if tracer is not None else None
     return TracerApp(Options(model=str(bundle_dir), **options), tracer_factory=factory)
 

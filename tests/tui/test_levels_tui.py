@@ -275,7 +275,7 @@ async def test_density_in_details(bundle_dir, tiny_tracer):
         await settle(app, pilot)
         console = Console(width=60, file=io.StringIO(), record=True)
         console.print(app.query_one("#details-body").content)
-        assert "density     unknown" in console.export_text()  # the tiny bundle ships no sparsity file
+        assert "density    unknown" in console.export_text()  # the tiny bundle ships no sparsity file
 
 
 @pytest.mark.skipif(not (DEMO / "model" / "config.json").is_file(), reason="the demo bundle is not built yet")

@@ -14,7 +14,7 @@ from pilot import make_app, settle, trace_prompt, wait_for
 from tracer_tui.core.defaults import EXPAND_MEMORY_BYTES
 from tracer_tui.core.errors import Cancelled
 from tracer_tui.core.nodes import TARGET
-from tracer_tui.core.session import Session, save_session
+from tracer_tui.core.session import Session, load_session, save_session
 from tracer_tui.demo import bundle_dir as demo_bundle
 from tracer_tui.engine import trace as trace_module
 from tracer_tui.engine.trace import Trace
@@ -159,3 +159,22 @@ async def test_a_resume_verifies_the_root_and_then_only_the_levels_the_user_open
         await pilot.press("enter", "enter")  # close it and open it again: the user's own opening verifies
         await settle(app, pilot)
         assert set(app.ex.verify) == {TARGET, latent}
+
+
+async def test_a_resume_pages_as_the_session_was_explored_whatever_the_screen(bundle_dir, tiny_tracer, tui_dirs):
+    """Pages are sized by the screen's height; a session saved with 4-row pages (offsets 0, 4) resumed on a taller
+    screen loads the same 8 root rows, in order, with no gap or repeat."""
+    info = tiny_tracer.info()
+    path = tui_dirs / "short-pages.json"
+    save_session(Session(model=info["model"]["source"], saes=[s["source"] for s in info["saes"]], prompt=PROMPT,
+                         upstream="all", expanded=[{"node": TARGET, "offset": 4}], auto_verify_k=0, page_rows=4), path)
+    expected = [str(n.id) for n in tiny_tracer.trace(PROMPT, top_k=8, upstream="all", metric="logprob").children[TARGET]]
+    app = make_app(bundle_dir, tiny_tracer, resume=str(path), page_rows=None)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.ex.trace is not None, timeout=60)
+        await settle(app, pilot)
+        assert app.page_rows() > 8  # this screen would page by more rows ...
+        assert [str(n.id) for n in app.ex.trace.children[TARGET]] == expected  # ... but the session's pages come back
+        app.save_now()
+    again = load_session(path)
+    assert again.page_rows == 4 and again.expanded == [{"node": TARGET, "offset": 4}]

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "With no command, opens the terminal UI.")
     add_load_options(parser)
     ui = parser.add_argument_group("terminal UI")
-    ui.add_argument("--prompt", help="prefill the prompt box")
+    ui.add_argument("--prompt", help="a prompt to trace as soon as the model is loaded")
     ui.add_argument("--theme", help="theme name (see themes/); default: tracer-dark")
     ui.add_argument("--no-mouse", action="store_true", help="do not capture the mouse (plain terminals, SSH)")
     ui.add_argument("--resume", nargs="?", const="last", metavar="FILE",

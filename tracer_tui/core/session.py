@@ -17,7 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .defaults import AUTO_VERIFY_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, METRICS, SORTS, UPSTREAM_MODES
+from .defaults import (AUTO_VERIFY_K, DEFAULT_TOP_K, DEFAULT_UPSTREAM, DENSE_THRESHOLD, MAX_TOP_K, METRICS, SORTS,
+                       UPSTREAM_MODES)
 from .paths import sessions_dir
 from .validation import Field, FileFormatError, check, list_of, one_of, optional, text
 
@@ -53,6 +54,9 @@ class Session:
     mean_ablated: list[str] = field(default_factory=list)  # ablations whose scale takes the latent to its mean
     filter: str = ""  # the tree's `/` filter
     sort: dict[str, str] = field(default_factory=dict)  # level -> its order (core.defaults.SORTS), where f set one
+    # Rows per page when it was explored (the screen's height): a resume pages the same way, so saved offsets line
+    # up on any terminal. Older files paged by the engine's default.
+    page_rows: int = DEFAULT_TOP_K
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -81,7 +85,7 @@ class Session:
                    dense_threshold=float(data.get("dense_threshold", DENSE_THRESHOLD)),
                    pins=list(data.get("pins", [])), notes=dict(data.get("notes") or {}),
                    mean_ablated=list(data.get("mean_ablated", [])), filter=data.get("filter", ""),
-                   sort=dict(data.get("sort") or {}))
+                   sort=dict(data.get("sort") or {}), page_rows=data.get("page_rows", DEFAULT_TOP_K))
 
     def check_model(self, model: str, saes: list[str], source: str = "session") -> None:
         """Refuse to replay a session on another model or other SAEs."""
@@ -123,6 +127,7 @@ _SCHEMA = {
     "pins": list_of(str), "mean_ablated": list_of(str), "filter": Field((str,)),
     "sort": Field((dict,), False, _sorts, "an object of level -> order"),
     "notes": Field((dict,), False, _notes, "an object of node id -> note"),
+    "page_rows": Field((int,), False, lambda v: None if 1 <= v <= MAX_TOP_K else f"must be between 1 and {MAX_TOP_K}"),
 }
 _TARGET = {"token": optional((str,)), "id": optional((int,)),
            "position": Field((int, type(None)), False, lambda v: None if v is None or v >= 0 else "must be >= 0")}

@@ -8,13 +8,21 @@ from pathlib import Path
 from ..core.nodes import TARGET
 
 
-def build_graph(trace):
+def build_graph(trace, ablations=None, ablation=None, verify=None):
+    """The explored graph, with what the session holds beside it: the foil, the ablations (``{node id: scale}``)
+    and their result (a ``core.nodes.AblationResult``), and verify results (``{parent: VerifyResult}``; default:
+    the trace's own). Every attribute is a plain number or string, so GraphML can hold it too."""
     import networkx as nx
 
-    g = nx.DiGraph(prompt=trace.prompt, metric=trace.target.metric, target=trace.target.token,
-                   target_position=trace.target.position)
-    g.add_node(TARGET, kind="target", token=trace.target.token, token_id=trace.target.id,
-               position=trace.target.position, value=trace.target.value, prob=trace.target.prob)
+    t = trace.target
+    g = nx.DiGraph(prompt=trace.prompt, metric=t.metric, target=t.token, target_position=t.position,
+                   value=t.value, prob=t.prob)
+    if t.foil is not None:
+        g.graph["foil"] = t.foil
+    if ablation is not None:
+        g.graph.update(ablated_value=ablation.value, ablated_prob=ablation.prob, ablated_delta=ablation.delta,
+                       ablated_estimated_delta=ablation.estimated_delta)
+    g.add_node(TARGET, kind="target", token=t.token, token_id=t.id, position=t.position, value=t.value, prob=t.prob)
     for parent, children in trace.children.items():
         for node in children:
             attrs = {"kind": node.kind, "site": node.id.site, "layer": node.layer, "position": node.id.position,
@@ -25,6 +33,19 @@ def build_graph(trace):
                 attrs["label"] = node.label
             g.add_node(str(node.id), **attrs)
             g.add_edge(str(node.id), parent, attribution=node.attribution, weight=node.attribution)
+    for key, scale in (ablations or {}).items():
+        if key in g:
+            g.nodes[key]["ablation_scale"] = float(scale)
+    for parent, result in (trace.verified if verify is None else verify).items():
+        if parent not in g:
+            continue
+        g.nodes[parent].update(verify_k=result.k, **({} if result.spearman is None else
+                                                     {"verify_spearman": result.spearman}))
+        if result.sign_agreement is not None:
+            g.nodes[parent]["verify_sign_agreement"] = result.sign_agreement
+        for pair in result.pairs:
+            if g.has_edge(str(pair.id), parent):
+                g.edges[str(pair.id), parent].update(verify_estimated=pair.estimated, verify_actual=pair.actual)
     return g
 
 

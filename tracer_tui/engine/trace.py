@@ -287,6 +287,25 @@ class Trace:
                               delta=value - self.clean_value, estimated_delta=estimated,
                               top_predictions=_predictions(self.tracer.adapter, probs))
 
+    def activations_under(self, interventions, nodes) -> dict[str, float]:
+        """Each latent's activation with ``interventions`` applied (a real forward pass per latent). The ones at
+        the latent's own site are left out: they edit the site after the latent is read, so an ablated latent
+        reading 0 here was switched off by the others, and scaling it changes nothing."""
+        ivs = _interventions(self, interventions)
+        out: dict[str, float] = {}
+        for n in nodes:
+            nid = self.check_node(n)
+            row = [iv for iv in ivs if iv.node.site != nid.site]
+            if nid.latent is None or not row:
+                out[str(nid)] = self.activation(nid)
+                continue
+            probe = (self.tracer.site_by_name[nid.site], nid.position, nid.latent)
+            with self._lock:
+                _, probed = run_interventions(self.tracer.adapter, self.tracer.site_by_name, self._clean, [row],
+                                              self.spec.position, probe=probe)
+            out[str(nid)] = float(probed[0])
+        return out
+
     def verify(self, k: int = 10, parent: str = TARGET, should_cancel=None) -> VerifyResult:
         """Real single-node zero-ablations of the top-k children of ``parent``: estimated vs actual Δ.
 

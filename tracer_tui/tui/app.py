@@ -30,7 +30,8 @@ from . import format as fmt
 from ..core import paths
 from ..core.errors import TracerError
 from ..core.validation import expand_path
-from ..core.defaults import DEFAULT_UPSTREAM, METRICS, UPSTREAM_MODES, VERIFY_MORE_K
+from ..core.defaults import (DEFAULT_METRIC, DEFAULT_TOP_K, DEFAULT_UPSTREAM, METRICS,
+                             UPSTREAM_MODES, VERIFY_MORE_K)
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
 from .keymap import load_keymap
@@ -44,6 +45,7 @@ from .screens.ask import AskScreen
 from .contrast_settings import ContrastSettings
 from .screens.contrast import ContrastScreen
 from .screens.help import HelpScreen
+from .screens.messages import MessagesScreen
 from .screens.picker import PickerScreen
 from .themes import DEFAULT_THEME, VARIABLES, load_theme_specs, to_textual
 from .timing import Timing
@@ -56,6 +58,7 @@ from .widgets.status import StatusLine
 from .widgets.token_strip import TokenStrip
 
 log = logging.getLogger("tracer_tui.tui")
+MIN_PAGE_ROWS = 5  # a level page never shrinks below this on a very short terminal
 
 
 def default_factory(options: Options):
@@ -95,6 +98,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         self.load_error: str | None = None  # why the model did not load (no trace can run)
         self._pending: tuple | None = None  # a trace requested before the model was ready
         self.restored_levels: set[str] = set()  # levels a resume opened and the user has not opened since
+        self.requested: TraceRequest | None = None  # the newest trace request (on screen, running or cancelled)
         self._tokens_prompt = ""
         self.session_path: Path | None = None
         self.resume_session = None
@@ -116,7 +120,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         yield InfoHeader(id="header")
         with Horizontal(id="prompt-row"):
             yield Static("prompt ›", id="prompt-label")
-            yield Input(value=self.options.prompt or "", id="prompt",
+            yield Input(value=fmt.one_line(self.options.prompt or ""), id="prompt",
                         placeholder="type a prompt, Enter traces the top prediction (? for keys)")
         yield TokenStrip(id="tokens")
         with Horizontal(id="main"):
@@ -139,6 +143,14 @@ class TracerApp(ResearchActions, EngineJobs, App):
     def prompt_input(self) -> Input:
         return self.query_one("#prompt", Input)
 
+    @property
+    def prompt_text(self) -> str:
+        """The prompt as the model sees it: the one-line box shows each newline as ⏎."""
+        return fmt.from_one_line(self.prompt_input.value)
+
+    def show_prompt(self, prompt: str) -> None:
+        self.prompt_input.value = fmt.one_line(prompt)
+
     # ---- state ---------------------------------------------------------------------------------------
     def set_state(self, ex: Exploration, rebuild: bool = False) -> None:
         """The only way the state changes: store the new one, then the widgets redraw from it (``rebuild``: the
@@ -150,7 +162,8 @@ class TracerApp(ResearchActions, EngineJobs, App):
         def changed(*names: str) -> bool:  # records are replaced, never changed: identity says it
             return any(getattr(old, n) is not getattr(ex, n) for n in names)
 
-        if rebuild or changed("trace", "ablations", "ablation", "verify"):
+        self.tree.set_class(ex.stale, "stale")
+        if rebuild or changed("trace", "ablations", "ablation", "verify", "stale", "inactive"):
             self.tree.show_state(ex)
         else:
             self.tree.ex = ex
@@ -184,6 +197,8 @@ class TracerApp(ResearchActions, EngineJobs, App):
         self.status.busy("loading model…", 0.0)
         factory = self._load_factory or default_factory(self._load_options())
         self.load_job(factory)
+        if self.options.prompt and self.options.prompt.strip() and not self.options.resume:
+            self.request_trace(self._new_request(self.options.prompt))  # --prompt: traced once the model is up
 
     # ---- themes ---------------------------------------------------------------------------------------
     def _setup_themes(self, theme_dirs) -> None:
@@ -246,12 +261,12 @@ class TracerApp(ResearchActions, EngineJobs, App):
             self._refresh_tokens()
 
     def _refresh_tokens(self) -> None:
-        prompt = self.prompt_input.value
+        prompt = self.prompt_text
         if self.tracer is not None and prompt and prompt != self._tokens_prompt:
             self.tokenize_job(prompt)
 
     def on_tokenized(self, msg: Tokenized) -> None:
-        if msg.prompt == self.prompt_input.value:
+        if msg.prompt == self.prompt_text:
             self._tokens_prompt = msg.prompt
             strip = self.query_one(TokenStrip)
             strip.set_tokens(msg.tokens)
@@ -262,7 +277,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         if event.input.id != "prompt":
             return
         event.stop()
-        prompt = event.value
+        prompt = fmt.from_one_line(event.value)
         if not prompt.strip():
             self.status.error("type a prompt first")
             return
@@ -275,7 +290,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         return TraceRequest(prompt, metric=r.metric, foil=r.foil, upstream=r.upstream).with_(**changes)
 
     def on_token_strip_position_chosen(self, msg: TokenStrip.PositionChosen) -> None:
-        prompt = self.prompt_input.value
+        prompt = self.prompt_text
         if prompt.strip():
             self.request_trace(self._new_request(prompt, position=None if msg.last else msg.position))
 
@@ -295,6 +310,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         if session is None and self.ex.trace is None:
             self.session_path = None  # a resume that never reached the screen (Esc, a newer trace): keep its file
         self.gen += 1
+        self.requested = request
         self._cancel_verifies()  # a new trace: no level of the old one gets numbers any more
         if self.tracer is None:
             self._pending = (request, session)
@@ -302,7 +318,17 @@ class TracerApp(ResearchActions, EngineJobs, App):
             return
         self._run_trace(request, session)
 
+    def page_rows(self) -> int:
+        """Rows per page of a level: as many as the tree shows below the root, its level header and the
+        '… N more' row (``Options.page_rows`` fixes it; the engine's default before the first layout)."""
+        if self.options.page_rows:
+            return self.options.page_rows
+        height = self.tree.size.height
+        return max(MIN_PAGE_ROWS, height - 3) if height > 0 else DEFAULT_TOP_K
+
     def _run_trace(self, request: TraceRequest, session=None) -> None:
+        # A trace and its expansions page by what fits; a resumed one as it was saved (its offsets line up).
+        self.top_k = self.page_rows() if session is None else session.page_rows
         self.status.busy(f"tracing {request.describe()}… (Esc cancels)", None)
         self.trace_job(self.gen, request, session)
 
@@ -317,7 +343,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         self.set_state(Exploration(request=msg.request, trace=msg.trace, **(msg.replay or self.kept_marks(msg.request))),
                        rebuild=True)
         strip = self.query_one(TokenStrip)
-        if msg.request.prompt == self.prompt_input.value:
+        if msg.request.prompt == self.prompt_text:
             strip.traced = msg.trace.target.position
             strip.cursor = msg.trace.target.position
         t = msg.trace.target
@@ -382,7 +408,10 @@ class TracerApp(ResearchActions, EngineJobs, App):
 
     # ---- tree -------------------------------------------------------------------------------------------
     def on_latent_tree_expand_requested(self, msg: LatentTree.ExpandRequested) -> None:
-        if self.ex.trace is None:
+        if not self._live():
+            if self.tree.alive(msg.tree_node):
+                self.tree.drop_placeholders(msg.tree_node)
+                msg.tree_node.collapse()
             return
         self.status.busy(f"expanding {msg.key}…", None)
         self.expand_job(self.trace_gen, self.live_trace, msg.key, msg.offset, msg.tree_node)
@@ -392,10 +421,18 @@ class TracerApp(ResearchActions, EngineJobs, App):
             return
         page = msg.page
         self._add_page(page, msg.tree_node)
-        self.status.info(f"{len(page.nodes)} upstream nodes of {fmt.node_name(self._node_id(page.parent))} "
-                         f"(of {page.total})" if page.parent != TARGET else
-                         f"{len(page.nodes)} more nodes of the target (of {page.total})")
+        loaded = page.offset + len(page.nodes)
+        whose = "the target" if page.parent == TARGET else fmt.node_name(self._node_id(page.parent))
+        self.status.info(f"{loaded} of {page.total} upstream nodes of {whose} loaded (+{len(page.nodes)})")
+        if page.offset > 0 and page.nodes and self.tree.alive(msg.tree_node):
+            self._cursor_to_node(msg.tree_node, str(page.nodes[0].id))  # "… N more": on to the first new row
         self.autosave()
+
+    def _cursor_to_node(self, parent, key: str) -> None:
+        row = next((c for c in parent.children if c.data is not None and c.data.key == key), None)
+        if row is not None:
+            self.tree.cursor_to(row)
+            self._show_details()
 
     def _add_page(self, page, node, **changes) -> None:
         """A loaded page joins the state (and the session's expansion log) and the tree rows under ``node``."""
@@ -442,10 +479,26 @@ class TracerApp(ResearchActions, EngineJobs, App):
             self.status.error(msg.text)
 
     # ---- ablation ---------------------------------------------------------------------------------------
+    def _live(self) -> bool:
+        """Is there a trace to act on? (A greyed tree, left by a cancelled trace of a new prompt, is read-only.)"""
+        if self.ex.trace is None:
+            self.status.error("nothing traced yet: type a prompt and press Enter")
+            return False
+        if self.ex.stale:
+            self.status.error(f"the tree is for the previous prompt {fmt.shorten(fmt.one_line(self.ex.request.prompt), 40)!r}"
+                              " (the new trace was cancelled): press Enter in the prompt (i) to trace the new one")
+            return False
+        return True
+
     def _highlighted_node(self):
+        if not self._live():
+            return None
         row = self.tree.row
-        if self.ex.trace is None or row is None or row.kind != "node":
-            self.status.error("highlight a node in the tree first")
+        if row is not None and row.kind == "root":
+            self.status.error("the root is the target itself, not a node: highlight one of its drivers (j) to ablate it")
+            return None
+        if row is None or row.kind != "node":
+            self.status.error("highlight a latent or error node row first (j / k)")
             return None
         return row.node
 
@@ -500,7 +553,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
     def _apply_ablations(self, ablations: dict[str, float]) -> None:
         self.ablate_gen += 1
         if not ablations:
-            self.set_state(self.ex.with_(ablations={}, ablation=None))
+            self.set_state(self.ex.with_(ablations={}, ablation=None, inactive=frozenset()))
             self.autosave()
             return
         self.set_state(self.ex.with_(ablations=ablations))  # the old result stays until the new one arrives
@@ -511,9 +564,11 @@ class TracerApp(ResearchActions, EngineJobs, App):
         if msg.gen != self.trace_gen or msg.ablate_gen != self.ablate_gen:
             return
         r = msg.result
-        self.set_state(self.ex.with_(ablation=r))
+        self.set_state(self.ex.with_(ablation=r, inactive=msg.inactive))
+        off = "".join(f" · {fmt.node_name(self._node_id(k))} inactive: the other ablations already zero it, so its "
+                      "scale changes nothing" for k in sorted(msg.inactive))
         self.status.info(f"ablated {len(r.interventions)}: {fmt.num(r.value)}, Δ {fmt.signed(r.delta)} "
-                         f"(est {fmt.signed(r.estimated_delta)})" + self.group_note(msg.ablate_gen))
+                         f"est {fmt.signed(r.estimated_delta)}" + off + self.group_note(msg.ablate_gen))
         self.autosave()
 
     def on_ablate_failed(self, msg: AblateFailed) -> None:
@@ -595,8 +650,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
 
     def action_verify(self) -> None:
         trace, row = self.ex.trace, self.tree.row
-        if trace is None or row is None:
-            self.status.error("trace something first")
+        if not self._live() or row is None:
             return
         parent = TARGET if row.kind == "root" else row.parent
         loaded = len(trace.children.get(parent, ()))
@@ -618,8 +672,9 @@ class TracerApp(ResearchActions, EngineJobs, App):
             self.autosave()
         else:
             self.set_state(self.ex.with_(**changes))
-        if not msg.auto:
-            self.status.info(f"verify under {r.parent}: {fmt.verify_summary(r)} (k={r.k} real single ablations)")
+        if not msg.auto:  # the numbers first: a narrow status line still shows them
+            self.status.info(f"verify {fmt.verify_summary(r)} (k={r.k} real single ablations) · level under "
+                             f"{LatentTree.parent_name(r.parent)}")
 
     def on_verify_failed(self, msg: VerifyFailed) -> None:
         if msg.gen == self.trace_gen and self.verify_seq.get(msg.parent) == msg.seq:
@@ -732,8 +787,8 @@ class TracerApp(ResearchActions, EngineJobs, App):
     def action_custom_target(self) -> None:
         def done(text: str | None) -> None:
             if text:
-                base = self.ex.request if self.ex.trace is not None else self._new_request(self.prompt_input.value)
-                prompt = self.prompt_input.value or base.prompt
+                base = self.ex.request if self.ex.trace is not None else self._new_request(self.prompt_text)
+                prompt = self.prompt_text or base.prompt
                 self.request_trace(base.with_(prompt=prompt, target=text, target_id=None))
 
         self.push_screen(AskScreen("Target token (leading space matters, e.g. ' Paris'):", "", "' Paris'"), done)
@@ -741,10 +796,24 @@ class TracerApp(ResearchActions, EngineJobs, App):
     def action_retrace(self) -> None:
         if self.ex.trace is not None:
             self.request_trace(self.ex.request)
-        elif self.prompt_input.value.strip():
-            self.request_trace(self._new_request(self.prompt_input.value))
+        elif self.prompt_text.strip():
+            self.request_trace(self._new_request(self.prompt_text))
 
     # ---- focus and panes ------------------------------------------------------------------------------------
+    def on_descendant_focus(self, _event) -> None:
+        self._show_focus()
+
+    def on_descendant_blur(self, _event) -> None:
+        self._show_focus()
+
+    def _show_focus(self) -> None:
+        """Say where letters go: into the prompt ("type ›", keys do not act) or to the app (the focused pane is
+        tinted)."""
+        label = self.query_one("#prompt-label", Static)
+        typing = self.focused is not None and self.focused is self.prompt_input
+        label.update("type ›" if typing else "prompt ›")
+        label.set_class(typing, "typing")
+
     def action_edit_prompt(self) -> None:
         self.prompt_input.focus()
 
@@ -761,6 +830,14 @@ class TracerApp(ResearchActions, EngineJobs, App):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_messages(self) -> None:
+        self.push_screen(MessagesScreen(self.status.history))
+
+    def on_latent_tree_nothing_upstream(self, msg: LatentTree.NothingUpstream) -> None:
+        node = msg.node
+        self.status.info(f"{fmt.node_name(node.id)}: an error node has no upstream drivers" if node.id.is_error else
+                         f"{fmt.node_name(node.id)} has nothing upstream: no SAE site before its own")
+
     def action_cancel(self) -> None:
         cancelled = self._pending is not None
         self._pending = None
@@ -770,6 +847,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
                 cancelled = True
         if cancelled:
             self.gen += 1  # whatever the cancelled trace returns is now stale
+            self._grey_if_other_prompt()
         if self._cancel_verifies() or cancelled:
             self.status.info("cancelled")
         elif self.focused is not self.prompt_input and self.clear_filter():
@@ -799,17 +877,18 @@ class TracerApp(ResearchActions, EngineJobs, App):
 
     def load_sample(self, sample) -> None:
         self.last_sample = sample
-        self.prompt_input.value = sample.prompt
+        self.show_prompt(sample.prompt)
         if sample.model not in ("demo", None) and self.options.model is None:
             self.notify(f"this sample is made for {sample.model} (--model {sample.model} --sae {sample.sae})",
                         severity="warning", markup=False)
         self.tree.focus()
-        self.request_trace(self._new_request(sample.prompt, target=sample.target,
-                                             foil=sample.foil or self.ex.request.foil))
+        # The sample's own metric and foil, never the previous prompt's (a foil makes it logit-diff).
+        self.request_trace(self._new_request(sample.prompt, target=sample.target, foil=sample.foil,
+                                             metric="logit-diff" if sample.foil else DEFAULT_METRIC))
 
     # ---- contrast screen -------------------------------------------------------------------------------------
     def action_contrast_screen(self) -> None:
-        prompt = self.prompt_input.value
+        prompt = self.prompt_text
         if self.tracer is None:
             self.status.error("contrast needs the model: wait until it is loaded")
             return
@@ -825,14 +904,13 @@ class TracerApp(ResearchActions, EngineJobs, App):
         """Trace where the contrast latent matters most (``OpenLatent``) and point at it when the tree shows it."""
         if not result:
             return
-        self.prompt_input.value = result.text
+        self.show_prompt(result.text)
         self.look_for = result.latent
         self.tree.focus()
         self.request_trace(self._new_request(result.text, position=result.position, target_id=result.target_id))
 
     def action_export(self, suffix: str = ".json") -> None:
-        if self.ex.trace is None:
-            self.status.error("nothing to export yet: trace a prompt first")
+        if not self._live():
             return
         default = paths.data_dir() / "exports" / f"graph-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
 
@@ -848,9 +926,13 @@ class TracerApp(ResearchActions, EngineJobs, App):
             except OSError as err:
                 self.status.error(f"export failed: cannot create the folder {str(path.parent)!r}: {err.strerror or err}")
                 return
-            self.export_job(self.trace_gen, self.live_trace, str(path))
+            self.export_job(self.trace_gen, self.live_trace, str(path), self._graph_extras())
 
         self.push_screen(AskScreen("Export the explored graph to (.json node-link or .graphml):", str(default)), done)
+
+    def _graph_extras(self) -> dict:
+        """What the session holds beside the graph, for ``engine.graph.build_graph``."""
+        return {"ablations": dict(self.ex.ablations), "ablation": self.ex.ablation, "verify": dict(self.ex.verify)}
 
     # ---- sessions -------------------------------------------------------------------------------------------
     def _setup_resume(self) -> None:
@@ -871,7 +953,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
             self.session_path = None  # never overwrite a session we could not use
             self.status.error(str(err))
             return
-        self.prompt_input.value = s.prompt
+        self.show_prompt(s.prompt)
         self.auto_verify_k = s.auto_verify_k
         self.set_dense_threshold(s.dense_threshold)
         t = s.target or {}
@@ -886,21 +968,22 @@ class TracerApp(ResearchActions, EngineJobs, App):
         if ex.trace is None or live is None or tracer is None:
             return lambda: None
         expanded, ablations = [e.to_json() for e in ex.expanded], dict(ex.ablations)
-        t, auto_verify_k, dense_threshold = ex.trace.target, self.auto_verify_k, self.dense_threshold
+        t, auto_verify_k, dense_threshold, page_rows = ex.trace.target, self.auto_verify_k, self.dense_threshold, self.top_k
+        extras = self._graph_extras()
 
         def build():
-            from ..engine.graph import to_node_link
+            from ..engine.graph import build_graph, to_node_link
 
             info = tracer.info()
             return sessions.Session(model=info["model"]["source"], saes=[s["source"] for s in info["saes"]],
                                     prompt=ex.request.prompt,
                                     target={"token": t.token, "id": t.id, "position": t.position},
                                     metric=t.metric, foil=t.foil, expanded=expanded, ablations=ablations,
-                                    graph=to_node_link(live.graph()), upstream=ex.request.upstream,
+                                    graph=to_node_link(build_graph(live, **extras)), upstream=ex.request.upstream,
                                     auto_verify_k=auto_verify_k, dense_threshold=dense_threshold,
                                     pins=list(ex.pins), notes=dict(ex.notes),
                                     mean_ablated=[k for k in ex.ablations if ex.is_mean(k)], filter=ex.filter,
-                                    sort=dict(ex.sort))
+                                    sort=dict(ex.sort), page_rows=page_rows)
 
         return build
 
@@ -935,16 +1018,25 @@ class TracerApp(ResearchActions, EngineJobs, App):
     # ---- failures and notices ---------------------------------------------------------------------------
     def on_load_failed(self, msg: LoadFailed) -> None:
         self.query_one(InfoHeader).show_loading("failed")
-        self.tree.show_message("the model did not load: see the status line")
+        self.tree.show_message("the model did not load: the reason is on the right")
         self._pending = None
         self.load_error = msg.message
         self.status.error(msg.text)
+        self.query_one(DetailsPane).show(Text(msg.text, style="bold red"))  # the whole reason, wrapped
 
     def on_trace_failed(self, msg: TraceFailed) -> None:
-        """The state is untouched: the trace, metric and foil on screen stay."""
+        """The trace, metric and foil on screen stay (greyed when the failed request was for another prompt)."""
         if msg.gen == self.gen:
             self.look_for = None
+            self._grey_if_other_prompt()
             self.status.error(msg.text)
+
+    def _grey_if_other_prompt(self) -> None:
+        """A trace of a new prompt was cancelled or failed: the tree on screen is not the prompt's above, so it is
+        greyed and read-only until a trace succeeds."""
+        r = self.requested
+        if self.ex.trace is not None and r is not None and r.prompt != self.ex.request.prompt:
+            self.set_state(self.ex.with_(stale=True))
 
     def on_resume_failed(self, msg: ResumeFailed) -> None:
         if msg.gen == self.gen:

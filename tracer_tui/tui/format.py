@@ -44,6 +44,20 @@ def token(text: str) -> str:
     return "'" + text.replace("\n", "⏎").replace("\t", "⇥") + "'"
 
 
+NEWLINE = "⏎"
+
+
+def one_line(text: str) -> str:
+    """A prompt for a one-line box: each newline shown as ⏎ (a raw newline would break the line and corrupt the
+    screen)."""
+    return text.replace("\r\n", "\n").replace("\n", NEWLINE)
+
+
+def from_one_line(text: str) -> str:
+    """The prompt a one-line box holds, newlines back in place."""
+    return text.replace(NEWLINE, "\n")
+
+
 def strip_token(text: str) -> str:
     """A token for the strip: spaces as '·', newlines as '⏎'."""
     return text.replace(" ", "·").replace("\n", "⏎").replace("\t", "⇥") or "∅"

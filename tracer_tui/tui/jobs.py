@@ -163,8 +163,16 @@ class EngineJobs:
     @work(thread=True, exclusive=True, group="ablate", exit_on_error=False)
     def ablate_job(self, gen: int, ablate_gen: int, trace, ablations: dict[str, float]) -> None:
         cancelled = self._cancel_check(lambda: ablate_gen == self.ablate_gen and gen == self.trace_gen)
-        self._run(cancelled, lambda: trace.ablate(ablations),
-                  lambda result, _s: Ablated(gen, ablate_gen, result),
+
+        def call():
+            result = trace.ablate(ablations)
+            # With two or more, one may switch another off: that one's own scale then changes nothing.
+            under = trace.activations_under(ablations, list(ablations)) if len(ablations) > 1 else {}
+            inactive = frozenset(k for k, a in under.items() if a == 0.0 and trace.activation(k) != 0.0)
+            return result, inactive
+
+        self._run(cancelled, call,
+                  lambda r, _s: Ablated(gen, ablate_gen, r[0], r[1]),
                   lambda why: AblateFailed(gen, why, ablate_gen))
 
     @work(thread=True, exclusive=True, group="group", exit_on_error=False)
@@ -230,17 +238,19 @@ class EngineJobs:
                   lambda details, _s: DetailsReady(gen, str(node_id), details), lambda why: DetailsFailed(gen, why))
 
     @work(thread=True, group="export", exit_on_error=False)
-    def export_job(self, gen: int, trace, path: str) -> None:
-        from ..engine.graph import export_graph
+    def export_job(self, gen: int, trace, path: str, extras: dict) -> None:
+        """``extras``: what the session holds beside the graph (``build_graph``'s ablations, ablation, verify)."""
+        from ..engine.graph import build_graph, export_graph
 
         def write():
             try:
-                return export_graph(trace.graph(), path)
+                return export_graph(build_graph(trace, **extras), path)
             except OSError as err:  # a read-only folder, a full disk: the user's to fix, not a bug
                 raise TracerError(f"cannot write {path!r}: {err.strerror or err}") from None
 
         self._run(lambda: False, write,
-                  lambda written, _s: Notice(f"graph exported to {written}"), lambda why: ExportFailed(gen, why))
+                  lambda written, _s: Notice(f"exported {written.name} to {written.parent}"),
+                  lambda why: ExportFailed(gen, why))
 
     @work(thread=True, group="save", exit_on_error=False)
     def save_job(self, seq: int, snapshot) -> None:

@@ -55,6 +55,7 @@ class Ablated(Message):
     gen: int
     ablate_gen: int
     result: Any  # core.nodes.AblationResult (immutable)
+    inactive: frozenset = frozenset()  # ablated latents that the other ablations already switch off
 
 
 @dataclass

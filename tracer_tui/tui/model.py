@@ -50,16 +50,17 @@ class NodeRec(Node):
     """An engine Node with its latent's firing density (share of tokens; None: unknown, or an error node)."""
 
     density: float | None = None
+    to_target: float | None = None  # attribution to the target metric (differs from ``attribution`` below the root)
 
     def is_dense(self, threshold: float = DENSE_THRESHOLD) -> bool:
         """Fires on more than ``threshold`` of tokens (the user's setting; unknown density is never dense)."""
         return bool(is_dense(self.density, threshold))
 
     @classmethod
-    def of(cls, node: Node, density: float | None = None) -> NodeRec:
+    def of(cls, node: Node, density: float | None = None, to_target: float | None = None) -> NodeRec:
         if isinstance(node, NodeRec):
             return node
-        return cls(**{f.name: getattr(node, f.name) for f in fields(Node)}, density=density)
+        return cls(**{f.name: getattr(node, f.name) for f in fields(Node)}, density=density, to_target=to_target)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def density(trace, node) -> float | None:
 
 
 def record(trace, node) -> NodeRec:
-    return NodeRec.of(node, density(trace, node))
+    return NodeRec.of(node, density(trace, node), trace.root_attribution(node.id))
 
 
 def page(trace, parent: str, offset: int, nodes) -> Page:
@@ -164,6 +165,8 @@ class Exploration:
     pins: tuple[str, ...] = ()  # pinned node ids, in the order pinned (saved in the session)
     notes: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # node id -> the user's note (saved)
     mean_scales: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # node id -> scale to its mean (M)
+    inactive: frozenset[str] = frozenset()  # ablated latents that the other ablations switch off (activation 0)
+    stale: bool = False  # the trace of a new prompt was cancelled: the tree shows the previous one, read-only
 
     def with_(self, **changes) -> Exploration:
         for name in ("ablations", "verify", "details", "sort", "notes", "mean_scales"):

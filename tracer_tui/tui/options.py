@@ -19,6 +19,7 @@ class Options:
     timing: bool = False
     autosave: bool = True
     show_timings: bool = True  # seconds in status messages (off for snapshot tests)
+    page_rows: int | None = None  # rows per loaded page of a level; None: as many as the tree's height shows
 
     @classmethod
     def from_args(cls, args) -> Options:

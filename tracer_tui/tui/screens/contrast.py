@@ -98,7 +98,7 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
     def on_mount(self) -> None:
         self.completions_table.add_columns("", "#", "completion")
         self.latents_table.add_columns("#", "latent", "Δ-attr", "± se", "act diff", "label")
-        self.query_one("#hints", Static).update("? keys · Esc closes")
+        self.status.hints = "? keys · Esc closes"
         self._show_header()
         self._show_strength()
         self.completions_table.focus()
@@ -108,10 +108,18 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
             self.action_edit_rule()
 
     def _show_header(self) -> None:
+        # Two lines, each as wide as the screen: the prompt, then the rule and mode (cut with an ellipsis only
+        # when they outgrow the terminal).
         rule = self.rule or "none (press r)"
-        head = Text.assemble(("prompt ", "bold"), fmt.shorten(visible(self.prompt), 30), ("  rule ", "bold"),
-                             fmt.shorten(rule, 28), ("  mode ", "bold"), self.mode, no_wrap=True, overflow="ellipsis")
-        self.query_one("#contrast-header", Static).update(head)
+        prompt = Text.assemble(("prompt ", "bold"), visible(self.prompt), no_wrap=True, overflow="ellipsis")
+        mode = Text.assemble(("  mode ", "bold"), self.mode)
+        width = max(20, (self.query_one("#contrast-header", Static).content_region.width or 78) - mode.cell_len)
+        rule_text = Text.assemble(("rule ", "bold"), rule)
+        rule_text.truncate(width, overflow="ellipsis")
+        self.query_one("#contrast-header", Static).update(Text("\n").join([prompt, Text.assemble(rule_text, mode)]))
+
+    def on_resize(self) -> None:
+        self._show_header()
 
     def _show_strength(self) -> None:
         self.query_one("#contrast-steer", Static).update(Text(
@@ -334,18 +342,22 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
         self._relabel(lambda old: NEXT_LABEL[old])
 
     def action_edit_rule(self) -> None:
-        def done(text: str | None) -> None:
-            if text is None:
-                if not self.rule:
-                    self.status.error("no rule: press r to type one (a regex that matches undesired completions)")
-                return
+        def check(text: str) -> str | None:  # a bad regex stays in the dialog with its error, to fix
             from ...core.errors import TracerError
             from ...engine.labeling import Rule
 
+            if not text:
+                return None
             try:
                 Rule(text)
             except TracerError as err:
-                self.status.error(str(err))
+                return str(err)
+            return None
+
+        def done(text: str | None) -> None:
+            if not text:
+                if not self.rule:
+                    self.status.error("no rule: press r to type one (a regex that matches undesired completions)")
                 return
             self.rule = text
             self._set_settings(replace(self.settings, rule=text))
@@ -359,7 +371,7 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
                 self.status.info("every completion relabelled with the new rule")
 
         self.app.push_screen(AskScreen("Undesired rule: a regex (case-insensitive) matching bad completions:",
-                                       self.rule or "", r"who cares|idiot|!"), done)
+                                       self.rule or "", r"who cares|idiot|!", check=check), done)
 
     # ---- navigation, opening, closing ------------------------------------------------------------------------
     def action_cursor(self, step: int) -> None:
@@ -394,6 +406,11 @@ class ContrastScreen(ContrastJobs, ModalScreen[OpenLatent | None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
+
+    def action_messages(self) -> None:
+        from .messages import MessagesScreen
+
+        self.app.push_screen(MessagesScreen(self.status.history))
 
     def _cancel(self) -> bool:
         was = self.running is not None

@@ -26,7 +26,12 @@ LEGEND = [
     ("↓", "in a level's header: the column the level is ordered by (f cycles est Δ, act Δ, position ↓pos)"),
     ("⚑  ⋔2", "a pinned node (P; J jumps between pins) / a node reached by 2 paths (O jumps between its rows)"),
     ("dense", "the latent fires on more than 10% of tokens: likely not one concept (details pane: its density)"),
+    ("to …", "in a level's header: what its attributions are to: the target (the root's level) or the parent "
+     "latent (deeper levels)"),
+    ("tgt", "below the root: the row's attribution to the target, when it differs from the one to its parent "
+     "(the root's Δ estimate uses this one)"),
     ("⊘ ×2 μ", "zero-ablated / scaled latent / moved to its mean activation (M)"),
+    ("inactive", "an ablated latent that the other ablations already switch off: its own scale changes nothing"),
     ("a=", "the latent's activation (error nodes: the norm of what the SAE misses)"),
 ]
 
@@ -52,7 +57,9 @@ def help_table(keymap: dict[str, str], ids: bool = True) -> Table:
         row(display_keys(keys), k.help, f"tracer.{k.id}")
     row("", "[bold]always[/]")
     row("Enter (prompt)", "trace the model's top prediction at the last position")
-    row("Tab / shift+Tab", "move between prompt, tokens, predictions and tree")
+    row("Tab / shift+Tab", "move between prompt, tokens, predictions, tree and details pane (the focused one is "
+        "tinted; 'type ›' on the prompt line: letters go into the prompt)")
+    row("↑ ↓ PgUp PgDn", "in the details pane (Tab to it): scroll; Home / End: its top and bottom")
     row("ctrl+p", "command palette: every action, themes, exports, sample prompts")
     row("ctrl+q", "quit")
     row("", "[bold]tree columns[/]")

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from .. import format as fmt
 from ...core.defaults import DENSE_THRESHOLD
+from ...core.nodes import NodeId
 
 
 def node_details(trace, node_id) -> Mapping:
@@ -43,20 +44,26 @@ def render_node(node, parent: str, details: Mapping | None, scale: float | None,
         parts.append(Text("error node: the part of the activation the SAE does not explain", style="italic"))
     elif node.label:
         parts.append(Text(node.label, style="bold italic"))
-    rows = [("attribution", f"{fmt.signed(node.attribution)} to {'target' if parent == 'target' else parent}"),
-            ("activation", fmt.num(node.activation))]
+    # Short keys and one number a line: the pane is 24 columns wide at 80x24.
+    if parent == "target":
+        rows = [("to target", fmt.signed(node.attribution))]
+    else:  # below the root: to its parent (what the row shows) and to the target (what the Δ estimate uses)
+        rows = [("parent", fmt.node_name(NodeId.parse(parent))), ("to parent", fmt.signed(node.attribution))]
+        if node.to_target is not None:
+            rows.append(("to target", fmt.signed(node.to_target)))
+        elif details is not None:
+            rows.append(("to target", fmt.signed(details["root_attribution"])))
+    rows.append(("activation", fmt.num(node.activation)))
     if not node.id.is_error:
-        dense = " (dense: likely not one concept)" if node.is_dense(dense_threshold) else ""
-        rows.append(("density", fmt.density(node.density) + dense))
-    if details is not None and parent != "target":
-        rows.append(("to target", fmt.signed(details["root_attribution"])))
+        rows.append(("density", fmt.density(node.density) + (" (dense: likely not one concept)"
+                                                               if node.is_dense(dense_threshold) else "")))
     if scale is not None:
         rows.append(("ablated", "zero" if scale == 0 else f"scaled {fmt.scale(scale)}"))
     if pair is not None:
-        flip = " ≠ other sign" if pair.sign_differs else ""
-        rows.append(("verify", f"est Δ {fmt.signed(pair.estimated)} actual Δ {fmt.signed(pair.actual)}{flip}"))
+        rows += [("est Δ", fmt.signed(pair.estimated)),
+                 ("actual Δ", fmt.signed(pair.actual) + (" ≠ other sign" if pair.sign_differs else ""))]
     for k, v in rows:
-        parts.append(Text.assemble((f"{k:<12}", "dim"), v))
+        parts.append(Text.assemble((f"{k:<11}", "dim"), v))
     if details is None:
         parts.append(Text("loading details…", style="italic dim"))
         return Group(*parts)

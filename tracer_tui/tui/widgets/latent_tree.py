@@ -17,11 +17,14 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode, UnknownNodeID
 
 from ...core.defaults import DENSE_THRESHOLD
-from ...core.nodes import TARGET
+from ...core.nodes import TARGET, NodeId
 from .. import format as fmt
 from .. import tree_filter
 from ..bindings import bindings
 
+
+
+LABEL_ROOM = 12  # cells a row's label keeps before the row drops its activation, bar, token or share
 
 
 @dataclass
@@ -48,6 +51,13 @@ class LatentTree(Tree[Row]):
     BINDINGS = bindings("tree")
     ICON_NODE = "▸ "
     ICON_NODE_EXPANDED = "▾ "
+
+    class NothingUpstream(Message):
+        """``l`` on a row that cannot expand (an error node, or a latent at the first SAE site)."""
+
+        def __init__(self, node):
+            super().__init__()
+            self.node = node
 
     class ExpandRequested(Message):
         """Load children of ``key`` (a node id or "target") from ``offset``; rows go under ``tree_node``."""
@@ -203,6 +213,7 @@ class LatentTree(Tree[Row]):
                 return
 
     def on_resize(self) -> None:
+        self.guide_depth = 2 if self.size.width < 70 else 3  # deep rows keep room for their numbers and name
         self.refresh_rows()  # labels are cut to the width
 
     def drop_placeholders(self, tree_node: TreeNode) -> None:
@@ -251,6 +262,8 @@ class LatentTree(Tree[Row]):
         data = node.data
         if data.kind == "more":
             self._load_more(node)
+        elif data.kind == "node" and not data.expandable:
+            self.post_message(self.NothingUpstream(data.node))
         elif data.kind == "root" or data.expandable:
             if node.is_expanded and node.children:
                 rows = [c for c in node.children if c.data is None or c.data.kind != "level"]
@@ -319,18 +332,22 @@ class LatentTree(Tree[Row]):
         return max(8, width - depth * self.guide_depth)
 
     def _fit(self, node: TreeNode[Row], text: Text, icon: int) -> Text:
-        """Cut the label to the room the row has, with an ellipsis. Numbers come first in every row; a node row
-        that does not fit drops its activation (the details pane shows it), so only token and label text is
-        ever cut."""
+        """Cut the label to the room the row has, with an ellipsis. Numbers come first in every row and the
+        shorter forms drop words before numbers, so only token and label text is ever cut."""
         room = self._room(node)
         if room is not None and text.cell_len + icon > room:
             kind = node.data.kind if node.data is not None else None
-            if kind == "node":
-                text = self.node_text(node.data, activation=False)
-            elif kind in ("root", "level"):
-                for brief in (1, 2, 3):
-                    text = self.root_text(brief) if kind == "root" else self.level_text(node.data.parent, brief)
+            if kind in ("root", "level", "node"):
+                draw = {"root": lambda b: self.root_text(b), "node": lambda b: self.node_text(node.data, b),
+                        "level": lambda b: self.level_text(node.data.parent, b)}[kind]
+                for brief in (1, 2, 3, 4):
+                    text = draw(brief)
                     if text.cell_len + icon <= room:
+                        break
+                    # A long label is cut, not squeezed out: stop once its first words have room (the share
+                    # column goes only when the numbers and name alone do not fit).
+                    want = LABEL_ROOM if brief < 3 else 0
+                    if kind == "node" and self.node_text(node.data, brief, label=False).cell_len + want + icon <= room:
                         break
             text.truncate(room - icon, overflow="ellipsis")
         return text
@@ -367,15 +384,21 @@ class LatentTree(Tree[Row]):
         return Text(row.text, style="dim italic")
 
     def root_text(self, brief: int = 0) -> Text:
-        """The target row. ``brief`` 1..3 leave out, in turn, the ablation's Δ, the metric's name and the
-        probabilities, so a narrow tree still shows whole numbers (the details pane has them all)."""
+        """The target row. ``brief`` 1..4 leave out, in turn, the metric's name, the ablated probability, the
+        clean one and the token, so a narrow tree still shows every value and both Δs whole (the details pane
+        has them all)."""
         trace = self.ex.trace
         if trace is None:
             return Text("no trace yet")
         t = trace.target
         metric = t.metric if t.metric != "logit-diff" else f"logit-diff vs {fmt.token(t.foil or '?')}"
-        text = Text.assemble(("◎ ", "bold"), (fmt.token(t.token), "bold"), f" @{t.position} · ")
-        if brief < 2:
+        text = Text("◎ ", "bold")
+        if self.ex.stale:
+            text.append("previous prompt (cancelled) ", "bold italic")
+        if brief < 4:
+            text.append(fmt.token(t.token), "bold")
+        text.append(f" @{t.position}" + (" · " if brief < 3 else " "))
+        if brief < 1:
             text.append(f"{metric} ")
         text.append(fmt.num(t.value), "bold")
         if brief < 3:
@@ -384,10 +407,9 @@ class LatentTree(Tree[Row]):
         if ab is not None:
             text.append(" → ", "bold")
             text.append(fmt.num(ab.value), Style(color=self.colours["ablated"], bold=True))
-            if brief < 3:
+            if brief < 2:
                 text.append(f" · p {fmt.prob(ab.prob)}")
-            if brief < 1:
-                text.append(f" · Δ actual {fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
+            text.append((" · Δ actual " if brief < 2 else " Δ ") + f"{fmt.signed(ab.delta)} est {fmt.signed(ab.estimated_delta)}")
         elif self.ex.ablations:
             text.append(" → ablating…", "italic")
         return text
@@ -421,31 +443,42 @@ class LatentTree(Tree[Row]):
             largest = self._largest[key] = max((abs(n.attribution) for n in siblings), default=0.0) or 1.0
         return largest
 
+    @staticmethod
+    def parent_name(parent: str) -> str:
+        """What a level's attributions are to: 'target', or the parent latent's short name."""
+        return "target" if parent == TARGET else fmt.node_name(NodeId.parse(parent))
+
     def level_text(self, parent: str, brief: int = 0) -> Text:
-        """A level's header: what its columns are, and how well the estimates match real ablations. ``brief``
-        1..3 (a deep, narrow row) leave out the '%' label, then every column label but the sort mark."""
+        """A level's header: what its columns are, what they are attributions to, and how well the estimates
+        match real ablations. ``brief`` 1..4 (a deep, narrow row) leave out the '%' label, then every column
+        label but the sort mark."""
         v = self.ex.verify.get(parent)
+        to = f"to {self.parent_name(parent)}"
         if v is None:
             head = f"{'attr':>6} {'':{fmt.BAR_WIDTH}} {'%':>4}"
             tail = ("verifying top rows by real ablation…" if parent in self.ex.verifying
                     else "estimates only · v verifies")
             if self.sort_of(parent) == "position":
                 tail = "↓pos · " + tail
-            return Text.assemble(("  " + head + "  ", "dim"), (tail, "italic dim"))
+            return Text.assemble(("  " + head + "  ", "dim"), (to, "bold"), (" · " + tail, "italic dim"))
         sort = self.sort_of(parent)  # ↓ marks the column the level is ordered by (f cycles)
         est, act = {"estimate": ("↓est Δ", "act Δ"), "actual": ("est Δ", "↓act Δ")}.get(sort, ("est Δ", "act Δ"))
         mark = {"estimate": " ↓est", "actual": " ↓act"}.get(sort, " ↓pos")
         if brief >= 2:
-            return Text.assemble((fmt.verify_summary(v), "bold"), (mark, "dim"))
+            return Text.assemble((fmt.verify_summary(v), "bold"), (mark, "dim"), (f" {to}", "dim"))
         head = f"{est:>7} {act:>7}" + ("" if brief else f"  {'%':>4}")
         text = Text.assemble(("  " + head + " ", "dim"), (fmt.verify_summary(v), "bold"))
         if sort == "position":
             text.append(" ↓pos", "dim")
+        text.append(f" {to}", "dim")
         if parent in self.ex.verifying:
             text.append(" verifying more…", "italic dim")
         return text
 
-    def node_text(self, row: Row, activation: bool = True) -> Text:
+    def node_text(self, row: Row, brief: int = 0, label: bool = True) -> Text:
+        """A node row: its numbers first, then its name and words. ``brief`` 1..4 (a narrow tree) leave out, in
+        turn, the activation, the token, the bar and the share (the details pane shows them all), so the name
+        stays whole and the label keeps room; the columns stay aligned as long as the bar is there."""
         node = row.node
         key = str(node.id)
         colour = self.colours["attr-positive" if node.attribution >= 0 else "attr-negative"]
@@ -457,9 +490,6 @@ class LatentTree(Tree[Row]):
         share = abs(node.attribution) / total  # share of the whole level's |attribution|, not just loaded rows
         text = Text()
         scale = self.ex.ablations.get(key)
-        if scale is not None:
-            mark = "μ" if self.ex.is_mean(key) else fmt.scale(scale)  # μ: moved to its mean activation (M)
-            text.append(mark + " ", Style(color=self.colours["ablated"], bold=True))
         if row.parent in self.ex.verify:  # a verified level: estimated and actual Δ side by side
             pair = self.ex.verify_pair(row.parent, key)
             text.append(f"{fmt.signed(-node.attribution):>7}", sign_style)
@@ -472,16 +502,30 @@ class LatentTree(Tree[Row]):
                 text.append("≠" if flip else " ", Style(color=self.colours["sign-flip"], bold=True))
         else:
             text.append(fmt.signed(node.attribution), sign_style)
-            text.append(" ")
-            text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
-        text.append(" " + fmt.pct(share) + " ")
+            if brief < 3:
+                text.append(" ")
+                text.append(fmt.bar(abs(node.attribution) / largest), sign_style)  # relative to the level's largest
+        text.append(" " + fmt.pct(share) + " " if brief < 4 else " ")  # the details pane has the share too
+        # Below the root a row's attribution is to its parent; the ablation estimate uses the one to the target.
+        if row.parent != TARGET and node.to_target is not None and fmt.signed(node.to_target) != fmt.signed(node.attribution):
+            text.append(f"tgt {fmt.signed(node.to_target)} ", "dim")
+        if scale is not None:  # after the numbers, so the columns stay aligned
+            mark = "μ" if self.ex.is_mean(key) else fmt.scale(scale)  # μ: moved to its mean activation (M)
+            text.append(mark + " ", Style(color=self.colours["ablated"], bold=True))
+            if key in self.ex.inactive:  # the other ablations switch it off: its own scale changes nothing
+                text.append("inactive ", Style(color=self.colours["sign-flip"], italic=True))
         text.append(fmt.node_name(node.id), "bold" if scale is None else Style(bold=True, strike=True))
         text.append_text(self.marks(key))
         if node.is_dense(self.dense_threshold):
             text.append(" dense", Style(color=self.colours["sign-flip"], italic=True))
-        text.append(" " + fmt.token(node.token))
-        if activation:
+        if brief < 2:
+            text.append(" " + fmt.token(node.token))
+        elif label and (node.label or node.id.is_error):
+            text.append(":")  # the label follows the name: keep them apart (a label may start with "dense")
+        if brief < 1:
             text.append(f" a={fmt.num(node.activation, 2)}", "dim")
+        if not label:
+            return text
         if node.id.is_error:
             text.append(" error node (what the SAE misses)", "italic")
         elif node.label:

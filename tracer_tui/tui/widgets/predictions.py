@@ -14,7 +14,17 @@ from ..bindings import bindings
 
 
 class PredictionList(OptionList):
+    """j / k stop at the ends: a wrap from #1 to #10 reads as a jump to another target."""
+
     BINDINGS = bindings("predictions")
+
+    def action_cursor_up(self) -> None:
+        if self.highlighted:
+            super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        if self.highlighted is None or self.highlighted < self.option_count - 1:
+            super().action_cursor_down()
 
 
 class PredictionsPane(Vertical):
@@ -44,10 +54,9 @@ class PredictionsPane(Vertical):
             options.append(Option(Text.assemble(f"{mark}{i + 1:>2} ", (fmt.token(p.token), "bold"), " ",
                                                 (fmt.prob(p.prob), "dim")), id=f"{p.id}"))
         lst = self.query_one(PredictionList)
-        highlighted = lst.highlighted
         lst.set_options(options)
-        if options:
-            lst.highlighted = min(highlighted or 0, len(options) - 1)
+        if options:  # the cursor on the target's row (the first when the target is not among them)
+            lst.highlighted = next((i for i, p in enumerate(predictions) if p.id == target_id), 0)
         self._predictions = tuple(predictions)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
