@@ -57,6 +57,13 @@ def tmux(sock: str, *args: str, check: bool = True) -> str:
     return out.stdout
 
 
+def stop_server(sock: str) -> None:
+    """Kill the private tmux server and remove its socket file (tmux leaves it behind)."""
+    tmux(sock, "kill-server", check=False)
+    path = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / sock
+    path.unlink(missing_ok=True)
+
+
 def screen(sock: str) -> str:
     return tmux(sock, "capture-pane", "-p", "-t", "app", check=False)
 
@@ -229,7 +236,7 @@ def run_try(n: int, state: str, args, rng: random.Random, resume_file: Path | No
                     pass
         return Try(n, state, exit_s, len(procs), sessions_ok(home / "data"), status, note)
     finally:
-        tmux(sock, "kill-server", check=False)
+        stop_server(sock)
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
 

@@ -67,5 +67,5 @@ def test_quit_exits_at_once_once_the_session_is_saved(bundle_dir):
         after = json.loads(session.read_text())
         assert after["prompt"] == "When Mary and John" and after["saved"] > saved
     finally:
-        hangup_race.tmux(sock, "kill-server", check=False)
+        hangup_race.stop_server(sock)
         shutil.rmtree(home, ignore_errors=True)
