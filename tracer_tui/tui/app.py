@@ -111,6 +111,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         self.verify_workers: dict[str, Worker] = {}  # level -> its running verify job
         self._load_factory = tracer_factory
         self._keymap_path = keymap_path
+        self.closer = None  # shutdown.Closer, made on mount: quit and signals close through it
         self.keymap: dict[str, str] = {}  # the user's key overrides (binding id -> keys), for the help screen
         self._setup_themes(theme_dirs)
         self._setup_resume()
@@ -998,22 +999,33 @@ class TracerApp(ResearchActions, EngineJobs, App):
         self.save_seq += 1
         self.save_job(self.save_seq, self._snapshot())
 
-    def save_now(self, timeout: float = 2.0) -> None:
-        """Synchronous save (quit, hang-up): waits briefly for a running engine call."""
+    def save_now(self, timeout: float = 2.0) -> bool:
+        """Synchronous save (quit, hang-up, the palette): waits at most ``timeout`` for a running engine call and
+        never builds the session without the engine lock. True when saved or there is nothing to save."""
         if not self.options.autosave or self.ex.trace is None:
-            return
-        locked = self.engine_lock.acquire(timeout=timeout)
+            return True
+        deadline = time.monotonic() + timeout
+        if not self.engine_lock.acquire(timeout=timeout):
+            log.warning("session not saved: the engine stayed busy for %.1f s", timeout)
+            return False
         try:
             session = self._snapshot()()
-            if session is not None:
-                with self.save_lock:
-                    self.save_seq += 1
-                    self.write_session(session)
+            if session is None:
+                return True
+            if not self.save_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                log.warning("session not saved: another save stayed busy for %.1f s", timeout)
+                return False
+            try:
+                self.save_seq += 1
+                self.write_session(session)
+            finally:
+                self.save_lock.release()
+            return True
         except Exception as err:
             log.warning("session not saved: %s", describe(err))
+            return False
         finally:
-            if locked:
-                self.engine_lock.release()
+            self.engine_lock.release()
 
     # ---- failures and notices ---------------------------------------------------------------------------
     def on_load_failed(self, msg: LoadFailed) -> None:
@@ -1085,22 +1097,65 @@ class TracerApp(ResearchActions, EngineJobs, App):
         self.status.info(f"session saved to {self.session_path}" if self.session_path else "nothing to save yet")
 
     # ---- quitting ---------------------------------------------------------------------------------------------
-    async def action_quit(self) -> None:
-        self.save_now()
-        self.exit()
+    # Quit, SIGHUP and SIGTERM all go through ``shutdown.Closer``: cancel the workers, save within a bound, exit;
+    # when this app is the whole process (``exit_process``, set by ``launch.run_tui``) the process is gone within
+    # ``shutdown.EXIT_BOUND_S`` even if a worker is stuck in torch or Textual's shutdown blocks.
+    exit_process = False
+    SIGNALS = ("SIGHUP", "SIGTERM")
+
+    @property
+    def closing(self) -> bool:
+        return self.closer is not None and self.closer.closing
+
+    def action_quit(self) -> None:
+        if self.closer is None:  # not mounted yet
+            self.exit()
+            return
+        self.status.busy("saving the session…", None)
+        self.closer.request("quit")
 
     def _install_signal_handlers(self) -> None:
+        from . import shutdown
+
         loop = asyncio.get_running_loop()
-        for sig in (getattr(signal, "SIGHUP", None), signal.SIGTERM):
-            if sig is None:
-                continue
+
+        def exit_app(code: int) -> None:
             try:
-                loop.add_signal_handler(sig, self._on_hangup, sig)
-            except (NotImplementedError, RuntimeError, ValueError):
+                loop.call_soon_threadsafe(lambda: self.exit(return_code=code))
+            except RuntimeError:  # the loop is already closed: the app has ended
                 pass
 
+        def cancel() -> None:
+            try:
+                loop.call_soon_threadsafe(self.workers.cancel_all)  # jobs also see ``closing`` and stop
+            except RuntimeError:
+                pass
+
+        self.closer = shutdown.Closer(cancel, self.save_now, exit_app, shutdown.leave if self.exit_process else None)
+        self._old_handlers = {}
+        for name in self.SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            try:  # a Python-level handler: it runs even while the event loop is blocked
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+            except (ValueError, OSError):  # not the main thread, or not a POSIX signal here
+                pass
+
+    def _on_signal(self, signum, _frame) -> None:
+        self._on_hangup(signum)
+
     def _on_hangup(self, sig) -> None:
-        """The terminal went away (or we were told to stop): save, then exit without touching the TTY more."""
-        log.info("signal %s: saving the session and exiting", sig)
-        self.save_now()
-        self.exit(return_code=0)
+        """The terminal went away (SIGHUP) or we were told to stop (SIGTERM): save, then exit; after a hang-up
+        the terminal is never touched again. A second signal while closing leaves at once."""
+        if self.closer is not None:
+            self.closer.request(f"signal {signal.Signals(sig).name}", hangup=sig == getattr(signal, "SIGHUP", None))
+
+    def on_unmount(self) -> None:
+        for sig, handler in getattr(self, "_old_handlers", {}).items():
+            try:
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+            except (ValueError, OSError):
+                pass
+        if self.closer is not None:
+            self.closer.stop()

@@ -86,7 +86,7 @@ def _counted(progress, before: int, total: int):
 
 class EngineJobs:
     """Mixed into the App. ``self.tracer``, ``self.engine_lock``, ``self.gen`` (newest trace request),
-    ``self.trace_gen`` (the trace on screen) and ``self.ablate_gen`` live there."""
+    ``self.trace_gen`` (the trace on screen), ``self.ablate_gen`` and ``self.closing`` live there."""
 
     top_k = DEFAULT_TOP_K
 
@@ -95,7 +95,7 @@ class EngineJobs:
 
     def _cancel_check(self, still_current: Callable[[], bool] = lambda: True) -> Callable[[], bool]:
         worker = get_current_worker()
-        return lambda: worker.is_cancelled or not still_current()
+        return lambda: worker.is_cancelled or self.closing or not still_current()  # closing: quit or a signal
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_job(self, factory) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -50,10 +51,22 @@ def run_tui(args) -> int:
     _setup_log()
     from .app import TracerApp
 
+    from .shutdown import leave
+
     options = Options.from_args(args)
     app = TracerApp(options, timing=timing)
-    app.run(mouse=not options.no_mouse)
-    if options.timing:
-        print(timing.report(), file=sys.stderr)
+    app.exit_process = True  # a stuck close ends the process (tui/shutdown.py)
+    # Our own loop: asyncio.run would wait for every worker thread (one may be inside a long engine call)
+    # before returning; cancelled workers are not waited for, leave() ends them.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app.run(mouse=not options.no_mouse, loop=loop)
+    code = int(app.return_code or 0)
+    try:
+        if options.timing:
+            print(timing.report(), file=sys.stderr)
+    except OSError:  # the terminal is gone
+        pass
     logging.getLogger("tracer_tui.tui").info(timing.report())
-    return int(app.return_code or 0)
+    leave(code)  # the session is saved and the screen restored: skip finalization and worker threads
+    return code
