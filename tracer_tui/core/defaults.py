@@ -194,6 +194,7 @@ def text_is_utf8(value: str) -> bool:
 # real, one at a time, to show the actual Δ beside the estimate; 0 turns it off (docs/attribution.md, "Verify").
 AUTO_VERIFY_K = 10
 VERIFY_MORE_K = 20  # v: rows of the highlighted level verified (at least; loaded rows only)
+RESUME_VERIFY_LEVELS = 10  # levels a resume verifies on arrival; the rest when the user opens them (bounded work)
 
 # ---- expansion: bounded memory -----------------------------------------------------------------------------------
 # Working memory of one batched expansion (gradients at the level's sites, the backward pass through the layers

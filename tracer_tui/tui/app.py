@@ -30,7 +30,7 @@ from . import format as fmt
 from ..core import paths
 from ..core.errors import TracerError
 from ..core.validation import expand_path
-from ..core.defaults import (DEFAULT_METRIC, DEFAULT_TOP_K, DEFAULT_UPSTREAM, METRICS,
+from ..core.defaults import (DEFAULT_METRIC, DEFAULT_TOP_K, DEFAULT_UPSTREAM, METRICS, RESUME_VERIFY_LEVELS,
                              UPSTREAM_MODES, VERIFY_MORE_K)
 from .bindings import KEYS, bindings
 from .jobs import EngineJobs
@@ -98,6 +98,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         self.load_error: str | None = None  # why the model did not load (no trace can run)
         self._pending: tuple | None = None  # a trace requested before the model was ready
         self.restored_levels: set[str] = set()  # levels a resume opened and the user has not opened since
+        self.restored_verify_left = 0  # how many more of them are verified as they appear
         self.requested: TraceRequest | None = None  # the newest trace request (on screen, running or cancelled)
         self._tokens_prompt = ""
         self.session_path: Path | None = None
@@ -338,9 +339,10 @@ class TracerApp(ResearchActions, EngineJobs, App):
             return
         self.live_trace, self.trace_gen = msg.live, msg.gen
         self.ablate_gen += 1  # an ablation of the previous trace is stale
-        # Levels a resume reopened are verified when the user opens them, not all at once (1,000 saved levels
-        # would hold the engine for minutes): only the root's is verified on arrival.
+        # A resume verifies the root and its first RESUME_VERIFY_LEVELS levels on arrival; the others when the
+        # user opens them (1,000 saved levels verified at once held the engine for minutes).
         self.restored_levels = {e.node for e in (msg.replay or {}).get("expanded", ())} - {TARGET}
+        self.restored_verify_left = RESUME_VERIFY_LEVELS
         self.set_state(Exploration(request=msg.request, trace=msg.trace, **(msg.replay or self.kept_marks(msg.request))),
                        rebuild=True)
         strip = self.query_one(TokenStrip)
@@ -637,9 +639,11 @@ class TracerApp(ResearchActions, EngineJobs, App):
         data = event.node.data
         if self.ex.trace is None or data is None or data.key is None or data.key not in self.ex.trace.children:
             return  # still loading: on_expanded opens it again when the rows are there
-        if data.key in self.restored_levels:  # opened by the resume, not by the user: v (or reopening) verifies
+        if data.key in self.restored_levels:  # opened by the resume, not by the user
             self.restored_levels.discard(data.key)
-            return
+            self.restored_verify_left -= 1
+            if self.restored_verify_left < 0:
+                return  # v, or opening it again, verifies it
         # After the level's first paint: the ablations never delay the rows.
         self.call_after_refresh(self._auto_verify, self.trace_gen, data.key)
 
