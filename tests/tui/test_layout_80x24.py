@@ -174,3 +174,26 @@ async def test_contrast_header_uses_the_width(bundle_dir, tiny_tracer):
     assert LONG_PROMPT in head and rule in head
     head = await _contrast_header(bundle_dir, tiny_tracer, SIZE, PROMPT, rule)
     assert PROMPT in head and "mode zero" in head and "…" in head  # the rule cut, the mode whole
+
+
+async def test_rows_of_a_level_take_one_form_so_columns_line_up():
+    """At 80×24 a narrow row drops words before numbers; the rows of one level all drop the same ones, so a
+    share column never comes and goes from row to row (dense labels and 'tgt' numbers made rows differ)."""
+    import re
+
+    app = TracerApp(Options(show_timings=False, page_rows=10))  # the demo: long labels, dense latents
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(app, pilot, timeout=120)
+        await trace_prompt(app, pilot, "The Eiffel Tower is in the city of")
+        dense = next(n for n in app.ex.trace.nodes if n.is_dense() and app.ex.trace.has_upstream(n.id))
+        await move_to(app, pilot, str(dense.id))
+        await pilot.press("l")
+        await settle(app, pilot)
+        parents = [n.data.parent for line in range(app.tree.last_line + 1)
+                   if (n := app.tree.get_node_at_line(line)) is not None and n.data is not None
+                   and n.data.kind == "node"]
+        texts = [text for kind, _key, text in app.tree.shown() if kind == "node"]
+        assert len(parents) == len(texts) and str(dense.id) in parents
+        for level in set(parents):
+            share = {bool(re.search(r"\s\d+(\.\d+)?%\s", t)) for p, t in zip(parents, texts) if p == level}
+            assert len(share) == 1, [t for p, t in zip(parents, texts) if p == level]

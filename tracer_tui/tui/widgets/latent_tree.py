@@ -79,6 +79,7 @@ class LatentTree(Tree[Row]):
         self.colours = {"attr-positive": "#5fafff", "attr-negative": "#ff875f", "ablated": "#d787ff",
                         "sign-flip": "#d7af00"}
         self._largest: dict[tuple[str, int], float] = {}  # (level, rows loaded) -> largest |attribution|
+        self._briefs: tuple = (None, None, {})  # (state, dense threshold, {(level, room, icon): form}): _level_brief
 
     # ---- building ---------------------------------------------------------------------------------
     def show_state(self, exploration) -> None:
@@ -333,24 +334,43 @@ class LatentTree(Tree[Row]):
 
     def _fit(self, node: TreeNode[Row], text: Text, icon: int) -> Text:
         """Cut the label to the room the row has, with an ellipsis. Numbers come first in every row and the
-        shorter forms drop words before numbers, so only token and label text is ever cut."""
+        shorter forms drop words before numbers, so only token and label text is ever cut. The rows of a level
+        all take the same form, so their columns line up."""
         room = self._room(node)
         if room is not None and text.cell_len + icon > room:
-            kind = node.data.kind if node.data is not None else None
-            if kind in ("root", "level", "node"):
-                draw = {"root": lambda b: self.root_text(b), "node": lambda b: self.node_text(node.data, b),
-                        "level": lambda b: self.level_text(node.data.parent, b)}[kind]
-                for brief in (1, 2, 3, 4):
-                    text = draw(brief)
-                    if text.cell_len + icon <= room:
-                        break
-                    # A long label is cut, not squeezed out: stop once its first words have room (the share
-                    # column goes only when the numbers and name alone do not fit).
-                    want = LABEL_ROOM if brief < 3 else 0
-                    if kind == "node" and self.node_text(node.data, brief, label=False).cell_len + want + icon <= room:
-                        break
+            row = node.data
+            kind = row.kind if row is not None else None
+            if kind == "node":
+                text = self.node_text(row, self._level_brief(row.parent, room, icon))
+            elif kind in ("root", "level"):
+                draw = self.root_text if kind == "root" else (lambda b: self.level_text(row.parent, b))
+                text = draw(next((b for b in (1, 2, 3) if draw(b).cell_len + icon <= room), 4))
             text.truncate(room - icon, overflow="ellipsis")
         return text
+
+    def _row_brief(self, row: Row, room: int, icon: int) -> int:
+        """The fullest form of a node row that fits; a long label is cut, not squeezed out: stop once its first
+        words have room (the share column goes only when the numbers and name alone do not fit)."""
+        if self.node_text(row).cell_len + icon <= room:
+            return 0
+        for brief in (1, 2, 3):
+            want = LABEL_ROOM if brief < 3 else 0
+            if (self.node_text(row, brief).cell_len + icon <= room
+                    or self.node_text(row, brief, label=False).cell_len + want + icon <= room):
+                return brief
+        return 4
+
+    def _level_brief(self, parent: str, room: int, icon: int) -> int:
+        """The form every row of a level takes: the briefest any of its rows needs (cached per state)."""
+        state, threshold, cache = self._briefs
+        if state is not self.ex or threshold != self.dense_threshold:  # a new state, or the dense tag moved
+            cache = {}
+            self._briefs = (self.ex, self.dense_threshold, cache)
+        if (parent, room, icon) not in cache:
+            rows = [Row("node", node=n, parent=parent) for n in (self.ex.trace.children.get(parent, ())
+                                                                if self.ex.trace is not None else ())]
+            cache[parent, room, icon] = max((self._row_brief(r, room, icon) for r in rows), default=0)
+        return cache[parent, room, icon]
 
     def get_label_width(self, node: TreeNode[Row]) -> int:
         """The width ``render_label`` will have, without styling it (called for every row on a rebuild)."""
