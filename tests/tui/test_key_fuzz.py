@@ -75,7 +75,7 @@ async def ready_on_a_latent(app, pilot) -> None:
     """A trace of PROMPT on screen, the tree focused on its first latent, which is ablated (b has a list)."""
     await back_to_main(app, pilot)
     latent = first_latent(app)
-    if latent is None or app.ex.request.prompt != PROMPT:  # the keys changed the trace: a default one again
+    if latent is None or app.ex.request.prompt != PROMPT or app.ex.stale:  # the keys changed the trace: again
         app.request_trace(TraceRequest(PROMPT))
         await settle(app, pilot)
         assert app.status.last.startswith("traced "), app.status.last

@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...core.defaults import DEFAULT_METRIC
 from .. import format as fmt
 from ..bindings import bindings
 
@@ -34,7 +35,7 @@ class PredictionsPane(Vertical):
             self.token_id, self.token = token_id, token
 
     def compose(self) -> ComposeResult:
-        yield Static("metric: logprob", id="metric")
+        yield Static(f"metric: {DEFAULT_METRIC}", id="metric")
         yield PredictionList(id="prediction-list")
 
     def show(self, metric: str, foil: str | None, position: int | None, predictions, target_id: int | None,
