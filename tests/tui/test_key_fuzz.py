@@ -9,6 +9,8 @@ import os
 import random
 import threading
 
+import pytest
+
 from textual.screen import ModalScreen
 
 from tracer_tui.core.session import load_session
@@ -25,6 +27,8 @@ from tracer_tui.tui.widgets.predictions import PredictionList
 from tracer_tui.tui.widgets.token_strip import TokenStrip
 
 from pilot import PROMPT, SlowTracer, make_app, move_to, node_rows, settle, wait_for
+
+pytestmark = pytest.mark.slow  # minutes of keys: CI runs it once, on the newest Textual the pin allows
 
 SCALE = float(os.environ.get("TRACER_TUI_KEY_FUZZ", "1"))
 # Every key a binding uses, letters and digits typed into the boxes, moves and Tab. Never q, ctrl+q or ctrl+c

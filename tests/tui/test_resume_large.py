@@ -125,6 +125,7 @@ async def test_a_resume_stopped_between_chunks_keeps_its_session(bundle_dir, tin
     assert path.read_bytes() == saved  # ... is saved elsewhere: the cancelled session is kept whole
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (demo_bundle() / "model" / "config.json").is_file(), reason="no demo bundle")
 def test_resuming_1000_expanded_nodes_stays_within_the_memory_bound():
     """The real app, in a fresh process, resumes a session of 1,000 expanded latents of the demo model (found by
