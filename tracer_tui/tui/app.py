@@ -571,7 +571,7 @@ class TracerApp(ResearchActions, EngineJobs, App):
         off = "".join(f" · {fmt.node_name(self._node_id(k))} inactive: the other ablations already zero it, so its "
                       "scale changes nothing" for k in sorted(msg.inactive))
         self.status.info(f"ablated {len(r.interventions)}: {fmt.num(r.value)}, Δ {fmt.signed(r.delta)} "
-                         f"est {fmt.signed(r.estimated_delta)}" + off + self.group_note(msg.ablate_gen))
+                         f"est {fmt.signed(r.estimated_delta)}" + self.group_note(msg.ablate_gen) + off)
         self.autosave()
 
     def on_ablate_failed(self, msg: AblateFailed) -> None:

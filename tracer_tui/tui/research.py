@@ -99,6 +99,10 @@ class ResearchActions:
             return None
         return TARGET if row.kind == "root" else row.parent
 
+    @staticmethod
+    def _level_name(parent: str) -> str:
+        return "the target's level" if parent == TARGET else f"the level under {fmt.node_name(NodeId.parse(parent))}"
+
     def action_sort_level(self) -> None:
         """Cycle the highlighted level's order: |estimate| → actual Δ → position (``tree_filter.SORTS``)."""
         parent = self._level()
@@ -111,7 +115,7 @@ class ResearchActions:
         self.tree.default_sort = mode  # new levels open in the order picked last
         self.remember(sort=mode)
         self._rebuild_keeping_cursor(self.ex.with_(sort={**self.ex.sort, parent: mode}))
-        self.status.info(f"level {parent}: sorted by {tree_filter.SORT_WORDS[mode]}{skipped}")
+        self.status.info(f"{self._level_name(parent)} sorted by {tree_filter.SORT_WORDS[mode]}{skipped}")
 
     # ---- copy, pins, notes, occurrences ---------------------------------------------------------------------
     def _node_row(self):
@@ -233,7 +237,7 @@ class ResearchActions:
             left_out = f", {len(ids) - len(latents)} error node(s) left out" if len(latents) < len(ids) else ""
             ids = latents
         if not ids:
-            self.status.error(f"level {parent} has no rows to ablate" + (" to a mean" if self.mean_mode else ""))
+            self.status.error(f"{self._level_name(parent)} has no rows to ablate" + (" to a mean" if self.mean_mode else ""))
             return
         name = "the target" if parent == TARGET else fmt.node_name(NodeId.parse(parent))
         self.ablate_group(f"the top {len(ids)} of {name} (the {which} rows{left_out})", ids=ids)
