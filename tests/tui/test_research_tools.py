@@ -281,7 +281,7 @@ async def test_A_ablates_the_levels_verified_rows_together(bundle_dir, tiny_trac
         await move_to(app, pilot, str(app.ex.trace.nodes[6].id))
         await pilot.press("A")
         await settle(app, pilot)
-        assert app.status.last.endswith(" · the top 4 of the target (the verified rows)")
+        assert " · the top 4 of the target (the verified rows)" in app.status.last
         assert dict(app.ex.ablations) == {k: 0.0 for k in verified}
         direct = independent.trace(PROMPT).ablate({k: 0.0 for k in verified})
         r = app.ex.ablation
@@ -312,7 +312,7 @@ async def test_E_ablates_a_latent_at_every_position_where_it_is_active(bundle_di
         direct = ref.ablate(want)
         assert app.ex.ablation.delta == pytest.approx(direct.delta, rel=1e-4, abs=1e-5)
         assert app.ex.ablation.estimated_delta == pytest.approx(direct.estimated_delta, rel=1e-6, abs=1e-9)
-        assert app.status.last.endswith(f" · {fmt.site(node.id.site)}:{node.id.latent} at {len(want)} active position(s)")
+        assert f" · {fmt.site(node.id.site)}:{node.id.latent} at {len(want)} active position(s)" in app.status.last
         await pilot.press("E")  # again: undo
         await settle(app, pilot)
         assert not app.ex.ablations
@@ -445,7 +445,7 @@ async def test_A_in_mean_mode_takes_the_shown_rows_to_their_means(bundle_dir, ti
         want = {str(n.id): means[str(n.id)] / n.activation for n in latents}
         assert dict(app.ex.ablations) == pytest.approx(want, rel=1e-4)
         left_out = f", {errors} error node(s) left out" if errors else ""
-        assert app.status.last.endswith(f"the top {len(latents)} of the target (the shown rows{left_out}) → mean")
+        assert f"the top {len(latents)} of the target (the shown rows{left_out}) → mean" in app.status.last
         assert all(" μ " in row_text(app, k) for k in want)  # μ, not a long scale, keeps the columns
         direct = independent.trace(PROMPT).ablate(want)
         assert app.ex.ablation.delta == pytest.approx(direct.delta, rel=1e-3, abs=1e-5)
