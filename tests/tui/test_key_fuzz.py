@@ -30,7 +30,7 @@ from pilot import PROMPT, SlowTracer, make_app, move_to, node_rows, settle, wait
 
 pytestmark = pytest.mark.slow  # minutes of keys: CI runs it once, on the newest Textual the pin allows
 
-SCALE = float(os.environ.get("TRACER_TUI_KEY_FUZZ", "1"))
+SCALE = float(os.environ.get("TRACER_TUI_KEY_FUZZ", "2"))  # 2: about 2,000 keys in all
 # Every key a binding uses, letters and digits typed into the boxes, moves and Tab. Never q, ctrl+q or ctrl+c
 # (they quit), ctrl+z (suspends), nor backspace/delete: an export box edited down to "/x" would write there.
 KEYS = ([c for c in "abcdefghijklmnoprstuvwxyz0123456789"] +
