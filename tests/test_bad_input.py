@@ -169,17 +169,29 @@ def test_contrast_equal_to_the_top_prediction(tracer):
         tracer.trace(PROMPT, metric="logit-diff", foil_id=top.id)
 
 
-def test_unexpected_exception_is_one_line_exit_1(capsys, bundle_dir, monkeypatch):
+def test_unexpected_exception_is_one_line_exit_1_and_its_traceback_is_logged(capsys, bundle_dir, monkeypatch,
+                                                                            tmp_path):
+    """A bug (here injected) is the one "unexpected" line: exit 1, and the traceback is in the debug log it names."""
+    from tracer_tui.core import paths
     from tracer_tui.engine.tracer import Tracer
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
+    monkeypatch.setenv("TRACER_TUI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(Tracer, "trace", boom)
     code = main(["trace", PROMPT, "--model", str(bundle_dir)])
     out, err = capsys.readouterr()
     assert (code, out) == (1, "")
-    assert err == "tracer-tui: error: unexpected RuntimeError: boom (set TRACER_TUI_DEBUG=1 for a traceback)\n"
+    log = paths.log_file()
+    assert err == f"tracer-tui: error: unexpected RuntimeError: boom (traceback in {log})\n"
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "in boom" in text and "RuntimeError: boom" in text
+
+    monkeypatch.setenv("TRACER_TUI_DATA_DIR", str(log))  # a file where the folder should be: the old advice
+    code = main(["trace", PROMPT, "--model", str(bundle_dir)])
+    assert capsys.readouterr().err == ("tracer-tui: error: unexpected RuntimeError: boom "
+                                       "(set TRACER_TUI_DEBUG=1 for a traceback)\n")
 
 
 def test_bundle_loading_is_strict(capsys, bundle_dir, tmp_path):

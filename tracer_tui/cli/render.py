@@ -25,7 +25,27 @@ def describe_error(err: BaseException) -> tuple[str, int]:
         return worded(str(err), err.hint, PHRASES), 2
     if out_of_memory(err):
         return worded(OUT_OF_MEMORY, OUT_OF_MEMORY_HINT, PHRASES), 1
-    return f"{unexpected(err)} (set TRACER_TUI_DEBUG=1 for a traceback)", 1
+    log = log_traceback(err)
+    return f"{unexpected(err)} ({f'traceback in {log}' if log else 'set TRACER_TUI_DEBUG=1 for a traceback'})", 1
+
+
+def log_traceback(err: BaseException) -> str | None:
+    """Append the traceback of a bug to the debug log (the TUI's, ``tracer-tui.log`` in the data dir); its path, or
+    None when the log cannot be written."""
+    import time
+    import traceback
+
+    from ..core import paths
+
+    try:
+        path = paths.log_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR tracer_tui.cli: {unexpected(err)}\n"
+                      + "".join(traceback.format_exception(err)))
+    except OSError:
+        return None
+    return str(path)
 
 
 def emit(text: str) -> None:
