@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 FULL = dict(n_layers=12, d_model=768, n_heads=12, d_head=64, d_mlp=3072, d_vocab=50257, n_ctx=1024, d_sae=24576,
             l0=64)
-# Small enough for a test to run the whole bench in seconds.
-TINY = dict(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=300, n_ctx=160, d_sae=128, l0=8)
+# Small enough for a test to run the whole bench in seconds; 4 layers, so the middle layer is below the root's level.
+TINY = dict(n_layers=4, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=300, n_ctx=160, d_sae=128, l0=8)
 
 
 @dataclass

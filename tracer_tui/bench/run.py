@@ -53,10 +53,12 @@ def run_bench(device: str = "auto", repeat: int = 5, tokens: int = 32, tiny: boo
     report("timing: trace")
     times["trace"] = median_time(lambda: tracer.trace(prompt), repeat, sync)
 
-    # 16 latents of one site (the deepest with enough), so expand1 and expand16 differ only in batch size.
-    trace = tracer.trace(prompt, top_k=100000)
+    # 16 latents of one site (the deepest with enough), so expand1 and expand16 differ only in batch size. They are
+    # picked among every site's nodes (upstream "all"); expanding and ablating them use the default trace.
+    every = tracer.trace(prompt, top_k=100000, upstream="all").nodes
+    trace = tracer.trace(prompt)
     by_site = {}
-    for n in trace.nodes:
+    for n in every:
         if not n.id.is_error and n.id.site != sites[0]:
             by_site.setdefault(n.id.site, []).append(str(n.id))
     expand_site = max((s for s in by_site if len(by_site[s]) >= 16), key=sites.index)
@@ -66,7 +68,7 @@ def run_bench(device: str = "auto", repeat: int = 5, tokens: int = 32, tiny: boo
     times["expand16"] = median_time(lambda: trace.expand(latents), repeat, sync)
 
     mid = shape["n_layers"] // 2
-    node = next(n for n in trace.nodes if n.id.site == f"blocks.{mid}.hook_resid_pre" and not n.id.is_error)
+    node = next(n for n in every if n.id.site == f"blocks.{mid}.hook_resid_pre" and not n.id.is_error)
     report("timing: ablation at the middle layer vs a full forward")
     times["ablate6"] = median_time(lambda: trace.ablate([Intervention(node.id, 0.0)]), repeat, sync)
 
