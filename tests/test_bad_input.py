@@ -178,6 +178,11 @@ def test_unexpected_exception_is_one_line_exit_1_and_its_traceback_is_logged(cap
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
+    import logging
+
+    logger = logging.getLogger("tracer_tui")  # the log handler the CLI opens goes away with the test
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+    monkeypatch.setattr(logger, "level", logger.level)
     monkeypatch.setenv("TRACER_TUI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(Tracer, "trace", boom)
     code = main(["trace", PROMPT, "--model", str(bundle_dir)])

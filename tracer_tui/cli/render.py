@@ -30,22 +30,16 @@ def describe_error(err: BaseException) -> tuple[str, int]:
 
 
 def log_traceback(err: BaseException) -> str | None:
-    """Append the traceback of a bug to the debug log (the TUI's, ``tracer-tui.log`` in the data dir); its path, or
-    None when the log cannot be written."""
-    import time
-    import traceback
+    """Keep a bug's traceback in the debug log (the TUI's, ``tracer-tui.log`` in the data dir); its path, or None
+    when the log cannot be written."""
+    import logging
 
     from ..core import paths
 
-    try:
-        path = paths.log_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as log:
-            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR tracer_tui.cli: {unexpected(err)}\n"
-                      + "".join(traceback.format_exception(err)))
-    except OSError:
-        return None
-    return str(path)
+    path = paths.open_log()
+    if path is not None:
+        logging.getLogger("tracer_tui.cli").error(unexpected(err), exc_info=err)
+    return None if path is None else str(path)
 
 
 def emit(text: str) -> None:

@@ -43,6 +43,25 @@ def log_file() -> Path:
     return data_dir() / "tracer-tui.log"
 
 
+def open_log() -> Path | None:
+    """Send the ``tracer_tui`` loggers to the debug log (once per file); its path, or None when it cannot be
+    written. The TUI opens it at start, the CLI only when it has a bug's traceback to keep."""
+    import logging
+
+    try:
+        path = log_file()
+        logger = logging.getLogger("tracer_tui")
+        if not any(getattr(h, "baseFilename", None) == str(path.absolute()) for h in logger.handlers):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(path, encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    except OSError:
+        return None
+    return path
+
+
 def repo_dir(name: str) -> Path:
     """A folder shipped with the package (themes/, sample_prompts/)."""
     from .shipped import shipped_dir

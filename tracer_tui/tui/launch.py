@@ -10,21 +10,6 @@ import time
 _LAUNCH = time.perf_counter()
 
 
-def _setup_log() -> None:
-    from ..core import paths
-
-    try:
-        path = paths.log_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        return
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("tracer_tui")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-
-
 def check_terminal(stdin=None) -> None:
     """The TUI reads keys from a terminal: a closed stdin or one that is a file or a pipe (``</dev/null``, cron,
     CI) is refused with one line before Textual starts (which would otherwise hang or crash)."""
@@ -48,7 +33,9 @@ def run_tui(args) -> int:
     check_terminal()
 
     timing = Timing(_LAUNCH)
-    _setup_log()
+    from ..core import paths
+
+    paths.open_log()
     from .app import TracerApp
 
     from .shutdown import leave
