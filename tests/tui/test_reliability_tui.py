@@ -38,6 +38,15 @@ async def test_dialog_answers_once_under_repeated_keys(bundle_dir, tiny_tracer, 
         await assert_recovers(app, pilot)
 
 
+async def ask(app, pilot, answers: list) -> AskScreen:
+    """A dialog on the loaded app whose answers go to ``answers``."""
+    await wait_loaded(app, pilot)
+    screen = AskScreen("question?", "x")
+    app.push_screen(screen, answers.append)
+    await pilot.pause()
+    return screen
+
+
 async def test_two_queued_enters_answer_once(bundle_dir, tiny_tracer):
     """Two Enter events already queued when the first one dismisses the dialog (a fast double press)."""
     from textual.widgets import Input
@@ -45,10 +54,7 @@ async def test_two_queued_enters_answer_once(bundle_dir, tiny_tracer):
     app = make_app(bundle_dir, tiny_tracer)
     answers = []
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_loaded(app, pilot)
-        screen = AskScreen("question?", "x")
-        app.push_screen(screen, answers.append)
-        await pilot.pause()
+        screen = await ask(app, pilot, answers)
         box = screen.query_one(Input)
         box.post_message(Input.Submitted(box, "x"))
         box.post_message(Input.Submitted(box, "x"))
@@ -62,10 +68,7 @@ async def test_dialog_answer_after_dismissal_is_ignored(bundle_dir, tiny_tracer)
     app = make_app(bundle_dir, tiny_tracer)
     answers = []
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_loaded(app, pilot)
-        screen = AskScreen("question?", "x")
-        app.push_screen(screen, answers.append)
-        await pilot.pause()
+        screen = await ask(app, pilot, answers)
         screen.action_cancel()
         screen.action_cancel()
         screen._answer("late")
